@@ -1,0 +1,30 @@
+"""Online RL (GRPO and friends) from a config.
+
+  python experiments/grpo_main.py --config=experiments/configs/arith_tiny.py \
+      --workdir=/tmp/r1jax/arith_tiny [--config.rl.algorithm=dr_grpo]
+
+Only flags are parsed here; the run is r1jax.train.rl_trainer.train_and_evaluate.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "Checkpoints, metrics and plots go here; an "
+                               "existing checkpoint there is resumed.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+  del argv
+  from r1jax.train import rl_trainer  # Imported after flag parsing (keeps --help fast).
+  rl_trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+
+
+if __name__ == "__main__":
+  app.run(main)

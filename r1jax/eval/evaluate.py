@@ -1,0 +1,131 @@
+"""Held-out evaluation with the in-house sampler: greedy pass@1, sampled pass@k and maj@k.
+
+Used by the RL trainer (periodic eval) and by the eval command. Grading reuses the reward
+registry, so "correct" means exactly what the accuracy reward means during training.
+"""
+from __future__ import annotations
+
+import dataclasses
+import zlib
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from r1jax.eval import metrics as eval_metrics
+from r1jax.rewards import registry as rewards_registry
+from r1jax.rewards.math import extract_answer
+from r1jax.rewards.normalize import normalize
+from r1jax.sampling.sampler import Sampler, SamplerConfig
+from r1jax.tokenizers import Tokenizer
+
+
+def example_keys(seed: int, salt: int, examples: Sequence[dict]) -> jax.Array:
+  """One PRNG key per example from (seed, salt, example id): independent of batch layout."""
+  base = jax.random.fold_in(jax.random.key(seed), salt)
+  ids = np.array([zlib.crc32(str(e.get("id", e.get("prompt", ""))).encode()) & 0x7FFFFFFF
+                  for e in examples], np.int32)
+  return jax.vmap(lambda i: jax.random.fold_in(base, i))(jnp.asarray(ids))
+
+
+def left_pad(tokenizer: Tokenizer, prompts: Sequence[str], length: int | None = None,
+             multiple: int = 1):
+  """Encodes prompts, left-padded to a common length (rounded up to `multiple`)."""
+  enc = [tokenizer.encode(p) for p in prompts]
+  P = length or max(len(e) for e in enc)
+  P = -(-P // multiple) * multiple
+  toks = np.full((len(enc), P), tokenizer.pad_id, np.int32)
+  mask = np.zeros((len(enc), P), bool)
+  for i, e in enumerate(enc):
+    if len(e) > P:
+      raise ValueError(f"prompt {i} has {len(e)} tokens, more than the prompt length {P}")
+    toks[i, P - len(e):] = e
+    mask[i, P - len(e):] = True
+  return toks, mask
+
+
+def completions_text(tokenizer: Tokenizer, tokens_NxT: np.ndarray, lengths_N: np.ndarray,
+                     stop_ids: Sequence[int] = ()) -> list[str]:
+  """Decodes each completion up to its length, dropping a final eos/stop token."""
+  out = []
+  for row, n in zip(tokens_NxT, lengths_N):
+    ids = [int(t) for t in row[:int(n)]]
+    if ids and (ids[-1] == tokenizer.eos_id or ids[-1] in stop_ids):
+      ids = ids[:-1]
+    out.append(tokenizer.decode(ids))
+  return out
+
+
+def answer_key(text: str) -> str | None:
+  """The vote key for maj@k: the extracted final answer, normalised (None if absent)."""
+  try:
+    a = extract_answer(text)
+    return None if a is None else normalize(a[:256])
+  except Exception:  # pylint: disable=broad-except
+    return None  # Model output is hostile: an unparsable answer simply casts no vote.
+
+
+@dataclasses.dataclass
+class EvalResult:
+  metrics: dict[str, float]
+  samples: list[dict]  # A few (prompt, completion, answer, correct) rows for inspection.
+
+
+class Evaluator:
+  """Evaluates params on fixed held-out examples; compiled once per shape."""
+
+  def __init__(self, model_config, tokenizer: Tokenizer, examples: Sequence[dict],
+               accuracy_reward: str, max_new_tokens: int, batch_size: int, k: int = 0,
+               k_problems: int = 0, temperature: float = 1.0, mesh=None, seed: int = 0,
+               stop_ids: Sequence[int] = (), prompt_len: int | None = None):
+    self.tok, self.examples = tokenizer, list(examples)
+    self.batch_size, self.k, self.seed = batch_size, k, seed
+    self.k_examples = self.examples[:k_problems] if k else []
+    self.spec = rewards_registry.RewardSpec(accuracy_reward, 1.0, {})
+    self.stop_ids = tuple(stop_ids)
+    base = dict(max_new_tokens=max_new_tokens, eos_id=tokenizer.eos_id, pad_id=tokenizer.pad_id,
+                stop_token_ids=self.stop_ids)
+    self.greedy = Sampler(model_config, SamplerConfig(temperature=0.0, n=1, **base), mesh)
+    self.sampled = (Sampler(model_config, SamplerConfig(temperature=temperature, n=k, **base),
+                            mesh) if k else None)
+    self.prompt_len = prompt_len or max(len(tokenizer.encode(e["prompt"]))
+                                        for e in self.examples)
+
+  def _run(self, sampler, params, examples, n):
+    texts, lengths = [], []
+    bs = self.batch_size
+    for i in range(0, len(examples), bs):
+      chunk = list(examples[i:i + bs])
+      real = len(chunk)
+      chunk += [chunk[-1]] * (bs - real)  # Pad the last batch: one compiled shape.
+      toks, mask = left_pad(self.tok, [e["prompt"] for e in chunk], self.prompt_len)
+      keys = example_keys(self.seed, 7919, chunk)
+      out = jax.device_get(sampler(params, toks, mask, keys))
+      t = completions_text(self.tok, out.tokens_NxT, out.lengths_N, self.stop_ids)
+      texts += t[:real * n]
+      lengths += list(out.lengths_N[:real * n])
+    return texts, np.asarray(lengths)
+
+  def _grade(self, texts, examples):
+    res = rewards_registry.grade_batch(texts, list(examples), [self.spec])
+    return res.total >= 1.0 - 1e-6
+
+  def evaluate(self, params, pool=None) -> EvalResult:
+    texts, lengths = self._run(self.greedy, params, self.examples, 1)
+    correct = self._grade(texts, self.examples)
+    m = {"eval/pass@1": float(np.mean(correct)), "eval/length": float(np.mean(lengths)),
+         "eval/num_problems": float(len(self.examples))}
+    samples = [dict(prompt=e["prompt"], completion=t, answer=e.get("answer"), correct=bool(c))
+               for e, t, c in list(zip(self.examples, texts, correct))[:4]]
+    if self.sampled is not None and self.k_examples:
+      k = self.k
+      texts, _ = self._run(self.sampled, params, self.k_examples, k)
+      rep = [e for e in self.k_examples for _ in range(k)]
+      corr = self._grade(texts, rep).reshape(len(self.k_examples), k)
+      answers = [[answer_key(t) for t in texts[i * k:(i + 1) * k]]
+                 for i in range(len(self.k_examples))]
+      m[f"eval/pass@{k}"] = eval_metrics.mean_pass_at_k(corr.tolist(), k)
+      m["eval/sampled_pass@1"] = float(corr.mean())
+      m[f"eval/maj@{k}"] = eval_metrics.maj_at_k(answers, corr.tolist(), k)
+    return EvalResult(m, samples)

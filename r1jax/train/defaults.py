@@ -1,0 +1,110 @@
+"""The full RL/SFT config with every field documented; experiment configs override it.
+
+Experiment files in experiments/configs/ call `base_config()` and change what differs, so a
+reader sees each experiment's choices in a few lines and every default in one place.
+"""
+from __future__ import annotations
+
+
+def base_config():
+  import ml_collections  # pylint: disable=g-import-not-at-top
+  c = ml_collections.ConfigDict()
+  c.seed = 0  # Seeds init, sampling keys, data order (each derived, never shared).
+  c.total_steps = 100  # RL steps (one step = prompts -> rollouts -> rewards -> updates).
+  c.prompts_per_step = 16  # Prompts per RL step; rollouts per step = prompts * group_size.
+  c.log_every = 1  # Steps between metric writes.
+
+  c.tokenizer = "char:math"  # 'char:math', a folder with tokenizer.json, or a *.model file.
+
+  c.model = ml_collections.ConfigDict()
+  c.model.preset = "tiny"  # Name in r1jax.models.presets (ignored with hf_checkpoint).
+  c.model.hf_checkpoint = ""  # Local Hugging Face folder to start from (config + weights).
+  c.model.init_checkpoint = ""  # An r1jax orbax model dir (python -m r1jax.models.hf convert).
+  c.model.overrides = ml_collections.ConfigDict()  # ModelConfig fields replacing the preset's.
+  c.model.vocab_multiple = 8  # Toy presets: vocab = tokenizer size rounded up to this.
+
+  c.data = ml_collections.ConfigDict()
+  c.data.source = "arith"  # r1jax.data source: arith, countdown, gsm8k, math500, mixture...
+  c.data.data_dir = ""  # Folder with the benchmark JSONL files (gsm8k/, math500/, ...).
+  c.data.template = "plain"  # Prompt template: plain, r1_zero, qwen_chat, llama3_chat.
+  c.data.knobs = ml_collections.ConfigDict()  # Source-specific options (difficulty, seed...).
+  c.data.train_split = "train"
+  c.data.eval_split = "test"
+  c.data.max_prompt_len = 32  # Prompt tokens; longer prompts are skipped and counted.
+
+  c.sampler = ml_collections.ConfigDict()
+  c.sampler.group_size = 8  # Completions per prompt (GRPO's G).
+  c.sampler.max_new_tokens = 48  # Completion budget in tokens.
+  c.sampler.temperature = 1.0  # Rollout temperature (1.0 keeps pi_old = the model).
+  c.sampler.top_p = 1.0
+  c.sampler.top_k = 0
+  c.sampler.stop_strings = ("</answer>",)  # Ends a completion (tokenised; must be 1 token).
+
+  c.rl = ml_collections.ConfigDict()
+  c.rl.algorithm = "grpo"  # grpo, dr_grpo, dapo, gspo, rloo, reinforce_pp, ppo.
+  c.rl.advantage = ""  # Override the algorithm's estimator ('process' for dense rewards).
+  c.rl.kl_coef = 0.0  # beta: KL to the frozen reference (loss term, or reward for RF++).
+  c.rl.kl_estimator = "k3"  # k1, k2 or k3.
+  c.rl.eps_low = -1.0  # Clip range below 1; -1 takes the algorithm's default.
+  c.rl.eps_high = -1.0  # Clip range above 1 (DAPO clip-higher); -1: algorithm default.
+  c.rl.dual_clip_c = 0.0  # Dual-clip bound for negative advantages (e.g. 3); 0 is off.
+  c.rl.aggregation = ""  # Loss aggregation; '' takes the algorithm's.
+  c.rl.norm_len = 0  # Dr. GRPO's constant divisor; 0 uses max_new_tokens.
+  c.rl.entropy_coef = 0.0  # Entropy bonus weight.
+  c.rl.num_iterations = 1  # Passes over each batch of rollouts (mu).
+  c.rl.num_minibatches = 1  # Optimizer steps per pass.
+  c.rl.grad_accum = 1  # Microbatches per optimizer step.
+  c.rl.scale_by_std = True  # GRPO: divide by the group std.
+  c.rl.grpo_norm = "group"  # group, batch or group_mean_batch_std.
+  c.rl.gamma = 1.0  # GAE / REINFORCE++ discount.
+  c.rl.lam = 0.95  # GAE lambda.
+  c.rl.vf_coef = 0.5  # PPO value-loss weight.
+  c.rl.vf_clip = 0.2  # PPO value clipping; 0 is off.
+  c.rl.value_lr = 1e-3  # Learning rate of the value head.
+  c.rl.add_outcome = True  # 'process' advantages: add the normalised outcome reward.
+  c.rl.mask_forced_tokens = True  # Budget-forced tokens get no policy gradient.
+  c.rl.overlong_filter = False  # DAPO: truncated completions get no gradient.
+  c.rl.ref_reset_every = 0  # Iterative GRPO: reference <- policy every N steps; 0 never.
+
+  c.rewards = ml_collections.ConfigDict()  # Reward name -> weight (r1jax.rewards registry).
+  c.rewards.math_accuracy = 1.0
+  c.reward_params = ml_collections.ConfigDict()  # Reward name -> dict of its parameters.
+  c.reward_workers = 0  # Grading processes; 0 grades in this process (toy tasks).
+  c.reward_timeout_s = 1.0  # Per-completion grading limit (pool only).
+
+  c.optim = ml_collections.ConfigDict()
+  c.optim.lr = 1e-6
+  c.optim.schedule = "constant"  # constant, cosine or linear (each after warmup).
+  c.optim.warmup_steps = 0  # Optimizer steps.
+  c.optim.weight_decay = 0.0
+  c.optim.grad_clip = 1.0  # Global-norm clipping; 0 is off.
+  c.optim.b1 = 0.9
+  c.optim.b2 = 0.999
+
+  c.warm_start = ml_collections.ConfigDict()  # Optional SFT before RL (toy demo, cold start).
+  c.warm_start.sft_steps = 0  # 0 skips SFT.
+  c.warm_start.batch_size = 64
+  c.warm_start.max_len = 64  # Prompt + completion tokens.
+  c.warm_start.lr = 3e-3
+  c.warm_start.warmup_steps = 20
+
+  c.mesh = ml_collections.ConfigDict()
+  c.mesh.data = -1  # -1 fills with the remaining devices.
+  c.mesh.fsdp = 1
+  c.mesh.tensor = 1
+  c.mesh.rules = ()  # Logical axis rules as (name, mesh axes) pairs; () = defaults.
+
+  c.checkpoint = ml_collections.ConfigDict()
+  c.checkpoint.every = 50  # RL steps between saves (and one at the end).
+  c.checkpoint.keep = 3
+  c.checkpoint.best_metric = "eval/pass@1"  # Also keep the best by this; '' is off.
+  c.checkpoint.async_save = True
+
+  c.eval = ml_collections.ConfigDict()
+  c.eval.every = 50  # RL steps between evaluations (also before the first and after the last).
+  c.eval.num_problems = 500  # Held-out problems for greedy pass@1.
+  c.eval.k = 4  # Samples for pass@k / maj@k; 0 is off.
+  c.eval.k_problems = 100  # Problems for pass@k / maj@k.
+  c.eval.batch_size = 250  # Prompts per eval sampling call.
+  c.eval.accuracy_reward = "math_accuracy"  # The reward that defines "correct".
+  return c

@@ -1,0 +1,198 @@
+"""From a config to the objects a run needs, with every check done before any compute.
+
+Shared by the RL trainer, the SFT command and the evaluation command so that each config
+field means the same thing everywhere and a bad value fails with the field named.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, NamedTuple
+
+import jax
+
+from r1jax import sharding
+from r1jax.models import presets
+from r1jax.rewards import registry as rewards_registry
+from r1jax.rl.algorithms import get_algorithm
+from r1jax.sampling.sampler import SamplerConfig
+
+
+class ConfigError(ValueError):
+  """A config value is invalid; the message names the field."""
+
+
+def _fail(field: str, msg: str):
+  raise ConfigError(f"config.{field}: {msg}")
+
+
+def validate_config(config) -> None:
+  """Static checks (no devices, no data): names, ranges, algorithm constraints."""
+  try:
+    algo = get_algorithm(config.rl.algorithm)
+  except ValueError as e:
+    _fail("rl.algorithm", str(e))
+  if not config.model.hf_checkpoint and not config.model.init_checkpoint:
+    if config.model.preset not in presets.PRESETS:
+      _fail("model.preset", f"unknown preset {config.model.preset!r}; known: "
+            f"{sorted(presets.PRESETS)}")
+  for name, weight in config.rewards.items():
+    if name not in rewards_registry.REWARDS:
+      _fail(f"rewards.{name}", f"unknown reward {name!r}; known: "
+            f"{sorted(rewards_registry.REWARDS)}")
+    if not isinstance(weight, (int, float)):
+      _fail(f"rewards.{name}", f"weight must be a number, got {weight!r}")
+  if not config.rewards:
+    _fail("rewards", "at least one reward is needed")
+  if config.eval.accuracy_reward not in rewards_registry.REWARDS:
+    _fail("eval.accuracy_reward", f"unknown reward {config.eval.accuracy_reward!r}")
+  G = config.sampler.group_size
+  if G < algo.min_group_size:
+    _fail("sampler.group_size", f"{config.rl.algorithm} needs groups of at least "
+          f"{algo.min_group_size} completions per prompt (a group baseline of one sample is "
+          f"the sample itself), got {G}")
+  for field in ("total_steps", "prompts_per_step", "sampler.max_new_tokens",
+                "rl.num_iterations", "rl.num_minibatches", "rl.grad_accum",
+                "data.max_prompt_len", "eval.batch_size"):
+    v = _get(config, field)
+    if not isinstance(v, int) or v < 1:
+      _fail(field, f"must be a positive int, got {v!r}")
+  N = config.prompts_per_step * G
+  mb = config.rl.num_minibatches
+  if N % mb:
+    _fail("rl.num_minibatches", f"{mb} does not divide the {N} rollouts per step "
+          f"(prompts_per_step * group_size)")
+  if (N // mb) % config.rl.grad_accum:
+    _fail("rl.grad_accum", f"{config.rl.grad_accum} does not divide the minibatch of "
+          f"{N // mb} rollouts")
+  if config.rl.kl_coef < 0:
+    _fail("rl.kl_coef", f"must be >= 0, got {config.rl.kl_coef}")
+  adv = config.rl.advantage
+  if adv:
+    from r1jax.rl.advantages import ADVANTAGES  # pylint: disable=g-import-not-at-top
+    if adv not in ADVANTAGES:
+      _fail("rl.advantage", f"unknown estimator {adv!r}; known: {sorted(ADVANTAGES)}")
+    if adv == "gae" and not algo.critic:
+      _fail("rl.advantage", "'gae' needs a value head: use rl.algorithm='ppo'")
+
+
+def _get(config, dotted: str):
+  node = config
+  for part in dotted.split("."):
+    node = getattr(node, part)
+  return node
+
+
+def load_tokenizer(config):
+  from r1jax import tokenizers  # pylint: disable=g-import-not-at-top
+  spec = config.tokenizer
+  if config.model.hf_checkpoint and not spec:
+    spec = config.model.hf_checkpoint
+  return tokenizers.load_tokenizer(spec)
+
+
+def build_mesh(config):
+  axes = {"data": config.mesh.data, "fsdp": config.mesh.fsdp, "tensor": config.mesh.tensor}
+  return sharding.make_mesh(axes)
+
+
+def build_rules(config):
+  return sharding.rules_from_config(list(config.mesh.rules) or None)
+
+
+def validate_batching(config, mesh) -> None:
+  """Every row-sharded batch must split evenly over the data axes of the mesh."""
+  rows = mesh.shape["data"] * mesh.shape["fsdp"]
+  N = config.prompts_per_step * config.sampler.group_size
+  checks = {"prompts_per_step": config.prompts_per_step,
+            "rl.grad_accum (rollouts per microbatch)":
+                N // config.rl.num_minibatches // config.rl.grad_accum,
+            "eval.batch_size": config.eval.batch_size}
+  if config.warm_start.sft_steps:
+    checks["warm_start.batch_size"] = config.warm_start.batch_size
+  for field, n in checks.items():
+    if n % rows:
+      _fail(field, f"{n} rows cannot be split over mesh data*fsdp = {rows} devices")
+
+
+def build_model(config, tokenizer, mesh, rules):
+  """(ModelConfig, init_params_fn(rng) -> params) from a preset, an HF folder or orbax."""
+  overrides = dict(config.model.overrides)
+  if config.model.hf_checkpoint:
+    from r1jax.models import hf  # pylint: disable=g-import-not-at-top
+    model_config, params = hf.load_checkpoint(config.model.hf_checkpoint, mesh=mesh,
+                                              rules=rules)
+    model_config = dataclasses.replace(model_config, **overrides)
+    return model_config, lambda rng: params
+  if config.model.init_checkpoint:
+    from r1jax.models import orbax_io  # pylint: disable=g-import-not-at-top
+    model_config, params = orbax_io.load_orbax(config.model.init_checkpoint, mesh=mesh,
+                                               rules=rules)
+    model_config = dataclasses.replace(model_config, **overrides)
+    return model_config, lambda rng: params
+  if "vocab_size" not in overrides:
+    m = config.model.vocab_multiple
+    overrides["vocab_size"] = int(math.ceil(tokenizer.vocab_size / m) * m)
+  try:
+    model_config = presets.get(config.model.preset, **overrides)
+  except ValueError as e:
+    _fail("model.overrides", str(e))
+  if model_config.vocab_size < tokenizer.vocab_size:
+    _fail("model.overrides.vocab_size", f"{model_config.vocab_size} is smaller than the "
+          f"tokenizer's {tokenizer.vocab_size} ids")
+  return model_config, lambda rng: sharding.init_params(model_config, rng, mesh, rules)
+
+
+class Data(NamedTuple):
+  rl: Any  # RLPromptPipeline
+  sft: Any  # SFTPipeline or None
+  eval_examples: list
+
+
+def build_data(config, tokenizer, process_index: int | None = None,
+               process_count: int | None = None) -> Data:
+  from r1jax.data import pipeline, sources  # pylint: disable=g-import-not-at-top
+  pi = jax.process_index() if process_index is None else process_index
+  pc = jax.process_count() if process_count is None else process_count
+  d = config.data
+  knobs = dict(d.knobs)
+  get = lambda split: sources.get_source(d.source, d.data_dir or None, split, d.template,
+                                         **knobs)
+  rl = pipeline.RLPromptPipeline(get(d.train_split), config.prompts_per_step, tokenizer,
+                                 d.max_prompt_len, config.seed, process_index=pi,
+                                 process_count=pc)
+  sft = None
+  if config.warm_start.sft_steps:
+    sft = pipeline.SFTPipeline(get(d.train_split), config.warm_start.batch_size, tokenizer,
+                               config.warm_start.max_len, config.seed + 1, process_index=pi,
+                               process_count=pc)
+  eval_examples = pipeline.first_examples(get(d.eval_split), config.eval.num_problems)
+  return Data(rl, sft, eval_examples)
+
+
+def stop_token_ids(config, tokenizer) -> tuple[int, ...]:
+  """Stop strings must each be a single token of the tokenizer (exact on device)."""
+  ids = []
+  for s in config.sampler.stop_strings:
+    i = tokenizer.token_to_id(s)
+    if i is None:
+      enc = tokenizer.encode(s)
+      if len(enc) != 1:
+        _fail("sampler.stop_strings", f"{s!r} is not a single token of this tokenizer "
+              f"(encodes to {enc}); use a special token")
+      i = enc[0]
+    ids.append(int(i))
+  return tuple(ids)
+
+
+def sampler_config(config, tokenizer, stop_ids) -> SamplerConfig:
+  s = config.sampler
+  return SamplerConfig(max_new_tokens=s.max_new_tokens, eos_id=tokenizer.eos_id,
+                       pad_id=tokenizer.pad_id, temperature=s.temperature, top_p=s.top_p,
+                       top_k=s.top_k, stop_token_ids=stop_ids, n=s.group_size)
+
+
+def reward_specs(config):
+  params = config.reward_params
+  return [rewards_registry.RewardSpec(name, float(w), dict(params.get(name, {})))
+          for name, w in config.rewards.items()]

@@ -1,0 +1,111 @@
+"""TrainState, the optimizer from config, and sharded creation (eval_shape -> jit init).
+
+The state is a plain pytree so one `jax.jit(..., donate_argnums=0)` can update it in place and
+orbax can save/restore it directly into its shardings.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
+
+
+@flax.struct.dataclass
+class TrainState:
+  """step: int32 scalar. rng: raw uint32 key data (checkpointable). params/opt_state: pytrees."""
+  step: jax.Array
+  params: Any
+  opt_state: Any
+  rng: jax.Array
+  # Optional critic (PPO with a separate value model); None otherwise.
+  value_params: Any = None
+  value_opt_state: Any = None
+
+
+def make_schedule(lr: float, schedule: str, warmup_steps: int, total_steps: int,
+                  end_factor: float = 0.1) -> optax.Schedule:
+  """'constant' | 'cosine' | 'linear', each with linear warmup."""
+  if schedule not in ("constant", "cosine", "linear"):
+    raise ValueError(f"optim.schedule: unknown schedule {schedule!r}; "
+                     "choose constant, cosine or linear")
+  warmup = optax.linear_schedule(0.0, lr, max(warmup_steps, 1))
+  rest = max(total_steps - warmup_steps, 1)
+  if schedule == "constant":
+    main = optax.constant_schedule(lr)
+  elif schedule == "cosine":
+    main = optax.cosine_decay_schedule(lr, rest, alpha=end_factor)
+  else:
+    main = optax.linear_schedule(lr, lr * end_factor, rest)
+  if warmup_steps <= 0:
+    return main
+  return optax.join_schedules([warmup, main], [warmup_steps])
+
+
+def make_optimizer(lr: float, schedule: str = "constant", warmup_steps: int = 0,
+                   total_steps: int = 1, weight_decay: float = 0.0, grad_clip: float = 1.0,
+                   b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
+                   ) -> optax.GradientTransformation:
+  """AdamW with global-norm clipping; clip <= 0 disables it."""
+  sched = make_schedule(lr, schedule, warmup_steps, total_steps)
+  parts = []
+  if grad_clip > 0:
+    parts.append(optax.clip_by_global_norm(grad_clip))
+  parts.append(optax.adamw(sched, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay))
+  return optax.chain(*parts)
+
+
+def create_state(init_params_fn: Callable[[jax.Array], Any], optimizer, seed: int,
+                 mesh: Mesh | None = None, param_shardings=None,
+                 init_value_fn: Callable[[jax.Array], Any] | None = None,
+                 value_optimizer=None) -> tuple[TrainState, Any]:
+  """Builds the state already sharded: shapes via eval_shape, then one jit with out_shardings.
+
+  Returns (state, state_shardings). `init_params_fn(rng) -> params`; optimizer state takes the
+  params' shardings (optax states mirror the params tree; scalars are replicated).
+  """
+  def init(rng):
+    k_model, k_value, k_state = jax.random.split(rng, 3)
+    params = init_params_fn(k_model)
+    value_params = init_value_fn(k_value) if init_value_fn else None
+    return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                      opt_state=optimizer.init(params),
+                      rng=jax.random.key_data(k_state),
+                      value_params=value_params,
+                      value_opt_state=(value_optimizer.init(value_params)
+                                       if init_value_fn else None))
+
+  rng = jax.random.key(seed)
+  abstract = jax.eval_shape(init, rng)
+  if mesh is None:
+    return jax.jit(init)(rng), None
+  shardings = state_shardings(abstract, mesh, param_shardings)
+  return jax.jit(init, out_shardings=shardings)(rng), shardings
+
+
+def state_shardings(abstract_state: TrainState, mesh: Mesh, param_shardings):
+  """Shardings for every leaf: params by the model rules, optimizer moments likewise."""
+  rep = NamedSharding(mesh, P())
+
+  def like_params(tree):
+    # optax states embed copies of the params tree (mu, nu); match them by structure.
+    param_struct = jax.tree.structure(param_shardings)
+
+    def visit(node):
+      if jax.tree.structure(node) == param_struct:
+        return param_shardings
+      return None
+    return jax.tree.map(
+        lambda n: visit(n) if visit(n) is not None else jax.tree.map(lambda _: rep, n),
+        tree, is_leaf=lambda n: jax.tree.structure(n) == param_struct)
+
+  return TrainState(
+      step=rep, params=param_shardings, opt_state=like_params(abstract_state.opt_state),
+      rng=rep,
+      value_params=(None if abstract_state.value_params is None
+                    else jax.tree.map(lambda _: rep, abstract_state.value_params)),
+      value_opt_state=(None if abstract_state.value_opt_state is None
+                       else jax.tree.map(lambda _: rep, abstract_state.value_opt_state)))
