@@ -246,11 +246,10 @@ def train_and_evaluate(config, workdir: str) -> dict:
       eval_metrics = None
       if (step + 1) % config.eval.every == 0 or last:
         eval_metrics = run_eval(step + 1)
-      if (step + 1) % config.checkpoint.every == 0 or last or ckpt_lib.preemption_requested():
-        if eval_metrics is None and ckpt.best_metric:
-          eval_metrics = None  # Saved without metrics: kept while among the latest.
-        save(step + 1, eval_metrics)
-      if ckpt_lib.preemption_requested():
+      preempted = ckpt_lib.preemption_requested()  # A collective: once per step, every host.
+      if (step + 1) % config.checkpoint.every == 0 or last or preempted:
+        save(step + 1, eval_metrics)  # Without eval metrics: kept while among the latest.
+      if preempted:
         print(f"SIGTERM: saved RL step {step + 1}; exiting.", flush=True)
         break
   ckpt.wait()

@@ -1,0 +1,205 @@
+"""Checkpoints: an orbax CheckpointManager wrapper with keep-N + keep-best retention; preemption.
+
+A checkpoint step holds two items: `state` (a pytree of possibly sharded jax arrays: params,
+opt_state, step, rng as raw uint32 key data) and `extra` (a JSON dict: data pipeline positions,
+config snapshot). Usage from a trainer, on every process:
+
+  ckpt = Checkpointer(workdir / "checkpoints", keep=3, best_metric="eval/accuracy")
+  install_sigterm_handler()
+  if ckpt.latest_step() is not None:
+    state, extra = ckpt.restore(abstract_state=abstract_state_with_shardings)
+  for step in ...:
+    ...
+    stop = preemption_requested()  # a collective with several processes: once per step
+    if step % every == 0 or stop:
+      ckpt.save(step, state, extra={"data": pipeline_position}, metrics=eval_metrics)
+    if stop:
+      break
+  ckpt.close()  # waits for the last async save
+
+Orbax writes each step into a temporary directory and renames it (or writes a commit marker on
+object stores) only once every process has finished, so a partially written step is never listed
+and never restored.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import threading
+from typing import Any, Mapping
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+from jax.experimental import multihost_utils
+
+_STATE = "state"
+_EXTRA = "extra"
+
+
+class Checkpointer:
+  """Keeps the `keep` latest steps plus the `keep_best` best by `metrics[best_metric]`."""
+
+  def __init__(self, directory, keep: int = 3, async_save: bool = True,
+               best_metric: str | None = None, best_mode: str = "max", keep_best: int = 1):
+    if keep < 1:
+      raise ValueError(f"checkpoint.keep must be >= 1, got {keep}")
+    if best_mode not in ("max", "min"):
+      raise ValueError(f"checkpoint.best_mode must be 'max' or 'min', got {best_mode!r}")
+    if best_metric is not None and keep_best < 1:
+      raise ValueError(f"checkpoint.keep_best must be >= 1 with a best_metric, got {keep_best}")
+    self.best_metric = best_metric
+    self._best_mode = best_mode
+    policies = [ocp.checkpoint_managers.LatestN(n=keep)]
+    best_fn = None
+    if best_metric is not None:
+      best_fn = self._metric_value
+      # BestN keeps the last n after an ascending sort; reverse it when smaller is better.
+      # Steps saved without metrics (e.g. a preemption save) are kept only while among the latest.
+      policies.append(ocp.checkpoint_managers.BestN(
+          get_metric_fn=best_fn, reverse=best_mode == "min", n=keep_best,
+          keep_checkpoints_without_metrics=False))
+    options = ocp.CheckpointManagerOptions(
+        best_fn=best_fn, best_mode=best_mode,
+        preservation_policy=ocp.checkpoint_managers.AnyPreservationPolicy(policies),
+        enable_async_checkpointing=async_save, create=True,
+        # Unfinished step directories left by a crash are never restored; delete them on start.
+        cleanup_tmp_directories=True)
+    # Handlers are resolved from the Composite args' types (StandardSave, JsonSave) on first use.
+    directory = str(directory)
+    if "://" not in directory:  # orbax's tensorstore paths must be absolute; gs:// etc. are
+      directory = os.path.abspath(directory)
+    self._manager = ocp.CheckpointManager(directory, options=options)
+
+  def _metric_value(self, metrics: Mapping[str, Any]) -> float:
+    # A NaN metric must never rank as best: map it to the worst end of the order.
+    value = float(metrics[self.best_metric])
+    if math.isnan(value):
+      return -math.inf if self._best_mode == "max" else math.inf
+    return value
+
+  @property
+  def directory(self):
+    return self._manager.directory
+
+  def all_steps(self) -> list[int]:
+    """Kept steps, ascending; includes a step still being written (wait() to be sure)."""
+    return sorted(self._manager.all_steps())
+
+  def latest_step(self) -> int | None:
+    return self._manager.latest_step()
+
+  def best_step(self) -> int | None:
+    """Best step by `best_metric` among the kept ones; None without a best_metric."""
+    if self.best_metric is None:
+      return None
+    return self._manager.best_step()
+
+  def save(self, step: int, state: Any, extra: Mapping[str, Any],
+           metrics: Mapping[str, Any] | None = None, force: bool = False) -> bool:
+    """Starts saving `step` (asynchronously if enabled); returns False if it was not saved.
+
+    Call on every process. A step that is already on disk is skipped (returns False), so a
+    preemption save right after a periodic save is harmless. `metrics` rank the step for
+    best-by-metric retention and must then hold `best_metric`; without a best_metric they are
+    not stored. `force` saves even when orbax's save policy would skip the step.
+    """
+    _check_state(state)
+    extra = dict(extra)
+    try:
+      json.dumps(extra, allow_nan=False)
+    except (TypeError, ValueError) as e:
+      raise ValueError(f"checkpoint extra for step {step} is not JSON-serialisable: {e}") from e
+    if step in self._manager.all_steps():
+      return False
+    kept_metrics = None
+    if metrics is not None and self.best_metric is not None:
+      if self.best_metric not in metrics:
+        raise ValueError(f"checkpoint metrics for step {step} lack best_metric "
+                         f"{self.best_metric!r}; got keys {sorted(metrics)}")
+      # Python floats so the JSON metrics file is written the same way on every host.
+      kept_metrics = {k: _to_json_float(k, v) for k, v in metrics.items()}
+    args = ocp.args.Composite(**{_STATE: ocp.args.StandardSave(state),
+                                 _EXTRA: ocp.args.JsonSave(extra)})
+    return self._manager.save(step, args=args, metrics=kept_metrics, force=force)
+
+  def restore(self, step: int | None = None, *, abstract_state: Any) -> tuple[Any, dict]:
+    """Returns (state, extra) of `step` (default: latest), each array in its target sharding.
+
+    `abstract_state` is a pytree of jax.ShapeDtypeStruct, each with a `.sharding`: arrays are
+    read shard by shard straight into those shardings (which may differ from the saved mesh).
+    """
+    _check_abstract_state(abstract_state)
+    if step is None:
+      step = self.latest_step()
+      if step is None:
+        raise FileNotFoundError(f"no finalised checkpoint in {self.directory}")
+    elif step not in self._manager.all_steps():
+      raise FileNotFoundError(f"checkpoint step {step} not found in {self.directory}; "
+                              f"finalised steps: {self.all_steps()}")
+    restored = self._manager.restore(step, args=ocp.args.Composite(
+        **{_STATE: ocp.args.StandardRestore(abstract_state), _EXTRA: ocp.args.JsonRestore()}))
+    return restored[_STATE], dict(restored[_EXTRA])
+
+  def wait(self) -> None:
+    """Blocks until pending asynchronous saves are finalised on disk."""
+    self._manager.wait_until_finished()
+
+  def close(self) -> None:
+    """Waits for pending saves, then releases orbax's threads."""
+    self._manager.close()
+
+
+def _to_json_float(name: str, value) -> float:
+  arr = np.asarray(value)
+  if arr.size != 1:
+    raise ValueError(f"checkpoint metric {name!r} must be a scalar, got shape {arr.shape}")
+  return float(arr.reshape(()))
+
+
+def _check_state(state) -> None:
+  for path, leaf in jax.tree_util.tree_leaves_with_path(state):
+    dtype = getattr(leaf, "dtype", None)
+    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+      raise ValueError(f"checkpoint state{jax.tree_util.keystr(path)} is a typed PRNG key; "
+                       "store jax.random.key_data(key) (raw uint32) instead")
+
+
+def _check_abstract_state(abstract_state) -> None:
+  for path, leaf in jax.tree_util.tree_leaves_with_path(abstract_state):
+    if not isinstance(leaf, jax.ShapeDtypeStruct) or leaf.sharding is None:
+      raise ValueError(f"restore: abstract_state{jax.tree_util.keystr(path)} must be a "
+                       f"jax.ShapeDtypeStruct with a sharding, got {leaf!r}")
+
+
+# Preemption. Signals are process-wide, so the flag is too.
+_PREEMPTED = threading.Event()
+
+
+def _on_sigterm(signum, frame):  # pylint: disable=unused-argument
+  # Only set a flag: the trainer finishes its step, saves and exits on its own terms.
+  _PREEMPTED.set()
+
+
+def install_sigterm_handler():
+  """Makes SIGTERM set the preemption flag (and clears it); returns the previous handler.
+
+  Call from the main thread.
+  """
+  _PREEMPTED.clear()
+  return signal.signal(signal.SIGTERM, _on_sigterm)
+
+
+def preemption_requested() -> bool:
+  """True once SIGTERM arrived on this process, or on any process in a multi-process job.
+
+  With several processes this is a collective (an all-gather of one flag) so that every process
+  sees the same answer at the same step: call it at the same point of every step on all of them.
+  """
+  local = _PREEMPTED.is_set()
+  if jax.process_count() == 1:
+    return local
+  flags = multihost_utils.process_allgather(np.asarray(local, np.int32))
+  return bool(np.any(flags))
