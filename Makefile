@@ -25,8 +25,12 @@ test-slow: install
 test-all: install
 	$(PY) -m pytest -q tests
 
+# The tiny end-to-end run: SFT warm start on arithmetic traces, then GRPO, on CPU.
+DEMO_DIR ?= workdir/demo
 demo: install
-	$(PY) experiments/demo.py
+	rm -rf $(DEMO_DIR)
+	$(PY) experiments/grpo_main.py --config=experiments/configs/arith_tiny.py --workdir=$(DEMO_DIR)
+	@echo "Table: $(DEMO_DIR)/summary.md  Curves: $(DEMO_DIR)/curves.png  TensorBoard: $(DEMO_DIR)/tensorboard"
 
 clean:
 	rm -rf $(VENV) *.egg-info

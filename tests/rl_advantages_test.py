@@ -1,0 +1,282 @@
+"""Advantage estimators against NumPy float64 loops, a hand-computed dense example, edge cases."""
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from r1jax.rl import advantages as adv_lib
+from r1jax.rl.advantages import AdvantageConfig, AdvantageInputs
+
+# float32 arithmetic on O(1) values, divisions by stds of O(1): ~1e-6 relative to float64.
+RTOL, ATOL = 2e-5, 2e-6
+EPS = AdvantageConfig().epsilon
+P, G, T = 3, 4, 7
+N = P * G
+
+
+# ----------------------------------------------------------------------------- NumPy reference.
+def _std1(x):
+  return float(np.std(x, ddof=1)) if len(x) > 1 else 0.0
+
+
+def _np_outcome(name, r, keep, cfg):
+  """Per-row advantages for grpo/dr_grpo/rloo."""
+  out = np.zeros(N)
+  kept = r[keep]
+  for g in range(P):
+    rows = slice(g * G, g * G + G)
+    grp = r[rows]
+    if name == "rloo":
+      out[rows] = [grp[i] - (grp.sum() - grp[i]) / (G - 1) for i in range(G)]
+      continue
+    scale = cfg.scale_by_std and name == "grpo"
+    if cfg.grpo_norm == "group":
+      out[rows] = (grp - grp.mean()) / ((_std1(grp) + EPS) if scale else 1.0)
+    elif cfg.grpo_norm == "batch":
+      out[rows] = (grp - kept.mean()) / ((_std1(kept) + EPS) if scale else 1.0)
+    else:
+      out[rows] = (grp - grp.mean()) / ((_std1(kept) + EPS) if scale else 1.0)
+  return out
+
+
+def _np_token_rewards(r, mask, kl, kl_coef):
+  tr = np.zeros(mask.shape)
+  for i in range(mask.shape[0]):
+    real = np.flatnonzero(mask[i])
+    for t in real:
+      tr[i, t] -= kl_coef * kl[i, t]
+    if len(real):
+      tr[i, real[-1]] += r[i]
+  return tr
+
+
+def _np_returns(tr, mask, gamma):
+  out = np.zeros(mask.shape)
+  for i in range(mask.shape[0]):
+    g = 0.0
+    for t in reversed(np.flatnonzero(mask[i])):
+      g = tr[i, t] + gamma * g
+      out[i, t] = g
+  return out
+
+
+def _np_gae(v, tr, mask, gamma, lam):
+  adv = np.zeros(mask.shape)
+  for i in range(mask.shape[0]):
+    real = list(np.flatnonzero(mask[i]))
+    a_next, v_next = 0.0, 0.0
+    for t in reversed(real):
+      delta = tr[i, t] + gamma * v_next - v[i, t]
+      a_next = delta + gamma * lam * a_next
+      v_next = v[i, t]
+      adv[i, t] = a_next
+  return adv, np.where(mask, adv + v, 0.0)
+
+
+def _np_whiten(x, m):
+  vals = x[m]
+  return np.where(m, (x - vals.mean()) / (_std1(vals) + EPS), 0.0)
+
+
+def _inputs(seed=0, keep=None):
+  rng = np.random.default_rng(seed)
+  mask = rng.random((N, T)) > 0.25
+  mask[1] = False  # An empty completion.
+  mask[3, 2] = False  # A hole inside a completion.
+  mask[3, [0, 1, 3]] = True
+  rewards = rng.integers(0, 3, N).astype(np.float32)
+  rewards[8:12] = 1.0  # A group with all-equal rewards: zero advantage, no NaN.
+  steps = (rng.random((N, T)) > 0.6) & mask
+  step_r = np.where(steps, rng.normal(size=(N, T)), 0.0).astype(np.float32)
+  inputs = AdvantageInputs(
+      rewards_N=jnp.asarray(rewards), mask_NxT=jnp.asarray(mask.astype(np.float32)),
+      group_size=G, values_NxT=jnp.asarray(rng.normal(size=(N, T)), jnp.float32),
+      step_rewards_NxT=jnp.asarray(step_r), kl_NxT=jnp.asarray(rng.random((N, T)), jnp.float32),
+      keep_N=None if keep is None else jnp.asarray(keep, jnp.float32))
+  return inputs, rewards.astype(np.float64), mask
+
+
+def _check(out, want_adv, want_ret, mask):
+  assert out.advantages_NxT.dtype == jnp.float32 and out.advantages_NxT.shape == (N, T)
+  np.testing.assert_allclose(out.advantages_NxT, want_adv, rtol=RTOL, atol=ATOL)
+  np.testing.assert_allclose(out.returns_NxT, want_ret, rtol=RTOL, atol=ATOL)
+  m = mask.astype(bool)
+  np.testing.assert_allclose(out.metrics["adv_mean"], want_adv[m].mean(), rtol=RTOL, atol=ATOL)
+  np.testing.assert_allclose(out.metrics["adv_max"], want_adv[m].max(), rtol=RTOL, atol=ATOL)
+
+
+# ---------------------------------------------------------------------------- Outcome family.
+@pytest.mark.parametrize("name,cfg", [
+    ("grpo", AdvantageConfig()),
+    ("grpo", AdvantageConfig(scale_by_std=False)),
+    ("grpo", AdvantageConfig(grpo_norm="batch")),
+    ("grpo", AdvantageConfig(grpo_norm="group_mean_batch_std")),
+    ("dr_grpo", AdvantageConfig()),
+    ("rloo", AdvantageConfig()),
+])
+def test_outcome_estimators_match_numpy(name, cfg):
+  keep = np.ones(N, bool)
+  keep[:G] = False  # A filtered group: zero advantages, and out of the batch statistics.
+  inputs, r, mask = _inputs(keep=keep)
+  out = adv_lib.compute_advantages(name, inputs, cfg)
+  row_mask = mask & keep[:, None]
+  want = np.where(row_mask, _np_outcome(name, r, keep, cfg)[:, None], 0.0)
+  _check(out, want, np.where(row_mask, r[:, None], 0.0), row_mask)
+  np.testing.assert_allclose(out.metrics["reward_mean"], r[keep].mean(), rtol=RTOL)
+  if cfg.grpo_norm != "batch":  # Group-centred: an all-equal group has zero advantage.
+    np.testing.assert_array_equal(np.asarray(out.advantages_NxT)[8:12], 0.0)
+
+
+def test_dr_grpo_is_grpo_without_std():
+  inputs, _, _ = _inputs(1)
+  a = adv_lib.compute_advantages("dr_grpo", inputs, AdvantageConfig(scale_by_std=True))
+  b = adv_lib.compute_advantages("grpo", inputs, AdvantageConfig(scale_by_std=False))
+  np.testing.assert_array_equal(a.advantages_NxT, b.advantages_NxT)
+
+
+def test_rloo_is_scaled_mean_baseline():
+  inputs, _, _ = _inputs(2)
+  a = adv_lib.compute_advantages("rloo", inputs)
+  b = adv_lib.compute_advantages("dr_grpo", inputs)
+  np.testing.assert_allclose(a.advantages_NxT, G / (G - 1) * b.advantages_NxT, rtol=1e-6,
+                             atol=1e-7)
+
+
+# ----------------------------------------------------------------- Token-level estimators.
+@pytest.mark.parametrize("gamma,kl_coef", [(1.0, 0.0), (0.9, 0.1)])
+def test_reinforce_pp_matches_numpy(gamma, kl_coef):
+  inputs, r, mask = _inputs(3)
+  cfg = AdvantageConfig(gamma=gamma, kl_coef=kl_coef)
+  out = adv_lib.compute_advantages("reinforce_pp", inputs, cfg)
+  tr = _np_token_rewards(r, mask, np.asarray(inputs.kl_NxT, np.float64), kl_coef)
+  ret = _np_returns(tr, mask, gamma)
+  _check(out, _np_whiten(ret, mask), ret, mask)
+
+
+@pytest.mark.parametrize("gamma,lam,whiten", [(1.0, 0.95, True), (0.9, 0.8, False)])
+def test_gae_matches_numpy(gamma, lam, whiten):
+  inputs, r, mask = _inputs(4)
+  cfg = AdvantageConfig(gamma=gamma, lam=lam, kl_coef=0.05, whiten=whiten)
+  out = adv_lib.compute_advantages("gae", inputs, cfg)
+  tr = _np_token_rewards(r, mask, np.asarray(inputs.kl_NxT, np.float64), 0.05)
+  a, ret = _np_gae(np.asarray(inputs.values_NxT, np.float64), tr, mask, gamma, lam)
+  _check(out, _np_whiten(a, mask) if whiten else a, ret, mask)
+
+
+def test_gae_with_gamma_lambda_one_is_return_minus_value():
+  inputs, r, mask = _inputs(5)
+  out = adv_lib.compute_advantages("gae", inputs,
+                                   AdvantageConfig(gamma=1.0, lam=1.0, whiten=False))
+  want = np.where(mask, r[:, None] - np.asarray(inputs.values_NxT, np.float64), 0.0)
+  np.testing.assert_allclose(out.advantages_NxT, want, rtol=RTOL, atol=ATOL)
+  np.testing.assert_allclose(out.returns_NxT, np.where(mask, r[:, None], 0.0), rtol=RTOL,
+                             atol=ATOL)
+
+
+# --------------------------------------------------------------------------- Process (dense).
+def _np_process(step_r, steps, mask, r, cfg):
+  adv, ret = np.zeros(mask.shape), np.zeros(mask.shape)
+  for g in range(P):
+    rows = range(g * G, g * G + G)
+    vals = np.concatenate([step_r[i][steps[i]] for i in rows])
+    mean, std = (vals.mean(), _std1(vals)) if len(vals) else (0.0, 0.0)
+    outcome = r[list(rows)]
+    o_adv = (outcome - outcome.mean()) / (_std1(outcome) + EPS)
+    for k, i in enumerate(rows):
+      ends = np.flatnonzero(steps[i])
+      norm = (step_r[i, ends] - mean) / (std + EPS)
+      for t in np.flatnonzero(mask[i]):
+        later = ends >= t
+        adv[i, t] = norm[later].sum() + (o_adv[k] if cfg.add_outcome else 0.0)
+        ret[i, t] = step_r[i, ends][later].sum() + (r[i] if cfg.add_outcome else 0.0)
+  return adv, ret
+
+
+@pytest.mark.parametrize("add_outcome", [False, True])
+def test_process_matches_numpy(add_outcome):
+  inputs, r, mask = _inputs(6)
+  step_r = np.asarray(inputs.step_rewards_NxT, np.float64)
+  out = adv_lib.compute_advantages("process", inputs, AdvantageConfig(add_outcome=add_outcome))
+  want_adv, want_ret = _np_process(step_r, (step_r != 0) & mask, mask, r,
+                                   AdvantageConfig(add_outcome=add_outcome))
+  _check(out, want_adv, want_ret, mask)
+
+
+def test_process_hand_computed_three_steps():
+  """One group of two completions with three steps each; one step reward is exactly 0.
+
+  Row 0 (6 tokens): steps end at t = 1, 3, 5 with rewards 1, 1, 1.
+  Row 1 (7 tokens): steps end at t = 1, 2, 4 with rewards 1, 0, 0.
+  Group step mean 4/6 = 2/3; deviations 1/3 (x4) and -2/3 (x2); sample variance
+  (4/9 + 8/9) / 5 = 4/15. With a = (1/3) / sqrt(4/15) = sqrt(15)/6, row 0's normalised steps
+  are (a, a, a) and row 1's (a, -2a, -2a). Advantage = sum of the steps ending at or after t.
+  """
+  Tt = 8
+  mask = np.zeros((2, Tt), np.float32)
+  mask[0, :6] = 1
+  mask[1, :7] = 1
+  step_r = np.zeros((2, Tt), np.float32)
+  step_m = np.zeros((2, Tt), np.float32)
+  for i, ends, vals in ((0, [1, 3, 5], [1, 1, 1]), (1, [1, 2, 4], [1, 0, 0])):
+    step_r[i, ends] = vals
+    step_m[i, ends] = 1
+  a = math.sqrt(15) / 6
+  want = np.array([[3 * a, 3 * a, 2 * a, 2 * a, a, a, 0, 0],
+                   [-3 * a, -3 * a, -4 * a, -2 * a, -2 * a, 0, 0, 0]])
+  want_ret = np.array([[3, 3, 2, 2, 1, 1, 0, 0], [1, 1, 0, 0, 0, 0, 0, 0]], np.float64)
+  inputs = AdvantageInputs(jnp.array([1.0, 0.0]), jnp.asarray(mask), 2,
+                           step_rewards_NxT=jnp.asarray(step_r), step_mask_NxT=jnp.asarray(step_m))
+  out = adv_lib.compute_advantages("process", inputs)
+  np.testing.assert_allclose(out.advantages_NxT, want, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(out.returns_NxT, want_ret, rtol=1e-6)
+  # Outcome rewards 1, 0: group-normalised to +-0.5 / sqrt(0.5) = +-sqrt(0.5), on every token.
+  out = adv_lib.compute_advantages("process", inputs, AdvantageConfig(add_outcome=True))
+  o = math.sqrt(0.5) * np.array([[1.0], [-1.0]])
+  np.testing.assert_allclose(out.advantages_NxT, (want + o) * mask, rtol=1e-5, atol=1e-6)
+  np.testing.assert_allclose(out.returns_NxT, (want_ret + [[1.0], [0.0]]) * mask, rtol=1e-6)
+
+
+# ------------------------------------------------------------------ Edge cases, jit, errors.
+def test_fully_masked_batch_gives_zeros_everywhere():
+  inputs, _, _ = _inputs(7)
+  inputs = inputs.replace(mask_NxT=jnp.zeros((N, T)), keep_N=jnp.zeros((N,)))
+  for name in adv_lib.ADVANTAGES:
+    out = adv_lib.compute_advantages(name, inputs)
+    np.testing.assert_array_equal(out.advantages_NxT, 0.0, err_msg=name)
+    np.testing.assert_array_equal(out.returns_NxT, 0.0, err_msg=name)
+    for k, v in out.metrics.items():
+      assert float(v) == 0.0, (name, k)
+
+
+def test_jit_with_inputs_as_an_argument():
+  inputs, _, _ = _inputs(8)
+  cfg = AdvantageConfig(kl_coef=0.1)
+  for name in ("grpo", "gae", "process"):
+    f = jax.jit(lambda x: adv_lib.compute_advantages(name, x, cfg))
+    got, want = f(inputs), adv_lib.compute_advantages(name, inputs, cfg)
+    np.testing.assert_allclose(got.advantages_NxT, want.advantages_NxT, rtol=1e-6, atol=1e-7)
+
+
+def test_input_errors_name_the_field():
+  inputs, _, _ = _inputs()
+  with pytest.raises(ValueError, match="group_size"):
+    adv_lib.compute_advantages("grpo", inputs.replace(group_size=5))
+  with pytest.raises(ValueError, match="group_size"):
+    adv_lib.compute_advantages("rloo", inputs.replace(group_size=1))
+  with pytest.raises(ValueError, match="values_NxT"):
+    adv_lib.compute_advantages("gae", inputs.replace(values_NxT=None))
+  with pytest.raises(ValueError, match="step_rewards_NxT"):
+    adv_lib.compute_advantages("process", inputs.replace(step_rewards_NxT=None))
+  with pytest.raises(ValueError, match="kl_NxT"):
+    adv_lib.compute_advantages("reinforce_pp", inputs.replace(kl_NxT=jnp.zeros((N, T + 1))))
+  with pytest.raises(ValueError, match="keep_N"):
+    adv_lib.compute_advantages("grpo", inputs.replace(keep_N=jnp.ones((N + 1,))))
+  with pytest.raises(ValueError, match="ppo"):
+    adv_lib.compute_advantages("ppo", inputs)
+  for field, value in (("grpo_norm", "global"), ("epsilon", 0.0), ("gamma", 1.5),
+                       ("lam", -0.1), ("kl_coef", -1.0)):
+    with pytest.raises(ValueError, match=field):
+      dataclasses.replace(AdvantageConfig(), **{field: value})
