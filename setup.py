@@ -17,17 +17,20 @@ setuptools.setup(
         "sympy",  # symbolic equivalence in the math grader (on parsed trees only)
         "seqio",  # data tasks; imported only under r1jax/data/
         "tensorflow-datasets",  # synthetic-task builders; only under r1jax/data/
+        "importlib_resources",  # TFDS 4.9 needs it for our builders; declared only for py<3.9
         # Chosen additions:
         "absl-py",  # flags for the experiment entry points
         "safetensors",  # reading/writing Hugging Face checkpoints without torch
         "tokenizers",  # Hugging Face tokenizer.json, no transformers/torch needed
         "sentencepiece",  # Llama-2 style / T5 tokenizers
+        "protobuf",  # sentencepiece model protos (offsets from immutable pieces)
         "tensorboardX",  # TensorBoard event files without importing TensorFlow
         "matplotlib",  # PNG curves from the demo and eval commands
     ],
     extras_require={
         "test": ["pytest", "hypothesis"],
-        # Only for regenerating the parity fixtures in tests/ (never needed at test time).
+        # Only for regenerating the parity fixtures in tests/ (never needed at test time);
+        # scripts/make_parity_fixtures.py was run with torch==2.13.0 (CPU) transformers==5.24.0.
         "parity": ["torch", "transformers"],
         "gpu": ["jax[cuda12]"],
         "tpu": ["jax[tpu]"],
