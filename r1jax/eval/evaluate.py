@@ -45,13 +45,14 @@ def left_pad(tokenizer: Tokenizer, prompts: Sequence[str], length: int | None = 
   return toks, mask
 
 
-def completions_text(tokenizer: Tokenizer, tokens_NxT: np.ndarray, lengths_N: np.ndarray,
-                     stop_ids: Sequence[int] = ()) -> list[str]:
-  """Decodes each completion up to its length, dropping a final eos/stop token."""
+def completions_text(tokenizer: Tokenizer, tokens_NxT: np.ndarray,
+                     lengths_N: np.ndarray) -> list[str]:
+  """Decodes each completion up to its length. A stop token (e.g. '</answer>') stays in the
+  text, since format rewards check it; a final eos is dropped."""
   out = []
   for row, n in zip(tokens_NxT, lengths_N):
     ids = [int(t) for t in row[:int(n)]]
-    if ids and (ids[-1] == tokenizer.eos_id or ids[-1] in stop_ids):
+    if ids and ids[-1] == tokenizer.eos_id:
       ids = ids[:-1]
     out.append(tokenizer.decode(ids))
   return out
@@ -102,7 +103,7 @@ class Evaluator:
       toks, mask = left_pad(self.tok, [e["prompt"] for e in chunk], self.prompt_len)
       keys = example_keys(self.seed, 7919, chunk)
       out = jax.device_get(sampler(params, toks, mask, keys))
-      t = completions_text(self.tok, out.tokens_NxT, out.lengths_N, self.stop_ids)
+      t = completions_text(self.tok, out.tokens_NxT, out.lengths_N)
       texts += t[:real * n]
       lengths += list(out.lengths_N[:real * n])
     return texts, np.asarray(lengths)

@@ -21,7 +21,7 @@ def base_config():
   c.model.hf_checkpoint = ""  # Local Hugging Face folder to start from (config + weights).
   c.model.init_checkpoint = ""  # An r1jax orbax model dir (python -m r1jax.models.hf convert).
   c.model.overrides = ml_collections.ConfigDict()  # ModelConfig fields replacing the preset's.
-  c.model.vocab_multiple = 8  # Toy presets: vocab = tokenizer size rounded up to this.
+  c.model.vocab_multiple = 1  # Toy presets: vocab = tokenizer size rounded up to this.
 
   c.data = ml_collections.ConfigDict()
   c.data.source = "arith"  # r1jax.data source: arith, countdown, gsm8k, math500, mixture...

@@ -140,10 +140,10 @@ def train_and_evaluate(config, workdir: str) -> dict:
                         num_microbatches=config.rl.grad_accum, use_ref=use_ref),
       donate_argnums=0, out_shardings=(state_shard, None) if mesh is not None else None)
   take_fn = jax.jit(lambda batch, idx: jax.tree.map(lambda x: x[idx], batch))
-  ctx = sharding.activation_sharding(mesh, rules)
+  ctx = lambda: sharding.activation_sharding(mesh, rules)  # A fresh context per use.
 
   def run_eval(step):
-    with ctx:
+    with ctx():
       res = evaluator.evaluate(state.params)
     eval_history.append({"step": step, **res.metrics})
     writer.write(step, res.metrics)
@@ -162,8 +162,10 @@ def train_and_evaluate(config, workdir: str) -> dict:
   progress = metrics_lib.ConsoleProgress(
       config.total_steps, keys=("reward/total", "accuracy", "loss", "kl", "response/length_mean"),
       process_index=jax.process_index())
-  pool = (rewards_registry.RewardPool(config.reward_workers) if config.reward_workers > 0
-          else contextlib.nullcontext())
+  pool = contextlib.nullcontext()
+  if config.reward_workers > 0:
+    from r1jax.rewards.pool import RewardPool  # pylint: disable=g-import-not-at-top
+    pool = RewardPool(config.reward_workers)
   with pool as reward_pool:
     for step in range(start_step, config.total_steps):
       t_step = time.perf_counter()
@@ -172,19 +174,20 @@ def train_and_evaluate(config, workdir: str) -> dict:
         batch = data.rl.next()
         examples = [e for e in batch.examples for _ in range(G)]
         keys = example_keys(config.seed, step + 1, batch.examples)
-      with timer("sampling"), ctx:
+      with timer("sampling"), ctx():
         out = sampler(state.params, batch.prompt_tokens_BxP, batch.prompt_mask_BxP, keys)
         host = jax.device_get({"tokens": out.tokens_NxT, "lengths": out.lengths_N,
                                "stop": out.stop_reason_N})
       with timer("rewards"):
-        texts = completions_text(tok, host["tokens"], host["lengths"], stop_ids)
+        texts = completions_text(tok, host["tokens"], host["lengths"])
         graded = rewards_registry.grade_batch(texts, examples, specs, pool=reward_pool,
-                                              timeout_s=config.reward_timeout_s)
+                                              timeout_s=config.reward_timeout_s,
+                                              num_tokens=host["lengths"])
         step_rewards = np.zeros((N, T), np.float32)
         if adv_name == "process":
           step_rewards = _step_rewards_to_tokens(tok, host["tokens"], host["lengths"],
                                                  graded.steps, T)
-      with timer("update"), ctx:
+      with timer("update"), ctx():
         mask = out.mask_NxT.astype(jnp.float32)
         if config.rl.mask_forced_tokens:
           mask = mask * (1 - out.forced_mask_NxT.astype(jnp.float32))
