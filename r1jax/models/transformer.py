@@ -195,16 +195,31 @@ class Proj(nn.Module):
     return y
 
 
-def attention(q_BxTxNxH, k_BxSxKxH, v_BxSxKxH, mask_BxTxS, dtype):
-  """Grouped-query softmax attention; scores and softmax in float32."""
+def attention(q_BxTxNxH, k_BxTxKxH, v_BxTxKxH, mask_BxTxT, dtype, cache_k_BxSxKxH=None,
+              cache_v_BxSxKxH=None, cache_mask_BxS=None):
+  """Grouped-query softmax attention over the new keys and, if given, a read-only cache.
+
+  Cached and new keys share one softmax (scores concatenated), so the cache is only read: the
+  new keys/values are written into it once per step outside the layer scan, not copied here.
+  Scores and softmax in float32.
+  """
   B, T, N, H = q_BxTxNxH.shape
-  K = k_BxSxKxH.shape[2]
+  K = k_BxTxKxH.shape[2]
   q_BxTxKxGxH = q_BxTxNxH.reshape(B, T, K, N // K, H)
-  scores_BxKxGxTxS = jnp.einsum("btkgh,bskh->bkgts", q_BxTxKxGxH, k_BxSxKxH,
-                                preferred_element_type=jnp.float32) * (H ** -0.5)
-  scores_BxKxGxTxS = jnp.where(mask_BxTxS[:, None, None], scores_BxKxGxTxS, _MASK_VALUE)
-  probs = jax.nn.softmax(scores_BxKxGxTxS, axis=-1).astype(dtype)
-  out_BxTxKxGxH = jnp.einsum("bkgts,bskh->btkgh", probs, v_BxSxKxH)
+  scale = H ** -0.5
+  scores = jnp.einsum("btkgh,bskh->bkgts", q_BxTxKxGxH, k_BxTxKxH,
+                      preferred_element_type=jnp.float32) * scale
+  scores = jnp.where(mask_BxTxT[:, None, None], scores, _MASK_VALUE)
+  if cache_k_BxSxKxH is not None:
+    cached = jnp.einsum("btkgh,bskh->bkgts", q_BxTxKxGxH, cache_k_BxSxKxH.astype(dtype),
+                        preferred_element_type=jnp.float32) * scale
+    cached = jnp.where(cache_mask_BxS[:, None, None, None, :], cached, _MASK_VALUE)
+    scores = jnp.concatenate([cached, scores], axis=-1)
+  probs = jax.nn.softmax(scores, axis=-1).astype(dtype)
+  out_BxTxKxGxH = jnp.einsum("bkgts,bskh->btkgh", probs[..., -T:], v_BxTxKxH)
+  if cache_v_BxSxKxH is not None:
+    out_BxTxKxGxH = out_BxTxKxGxH + jnp.einsum(
+        "bkgts,bskh->btkgh", probs[..., :-T], cache_v_BxSxKxH.astype(dtype))
   return out_BxTxKxGxH.reshape(B, T, N, H)
 
 
@@ -213,7 +228,7 @@ class Block(nn.Module):
   config: ModelConfig
 
   @nn.compact
-  def __call__(self, x_BxTxD, layer_cache, positions_BxT, mask_BxTxS, cache_index):
+  def __call__(self, x_BxTxD, layer_cache, positions_BxT, mask_BxTxT, cache_mask_BxS):
     c = self.config
     pdt, dt = jnp.dtype(c.param_dtype), jnp.dtype(c.dtype)
 
@@ -227,19 +242,15 @@ class Block(nn.Module):
       q = apply_rope(q, positions_BxT, inv_freq)
       k = apply_rope(k, positions_BxT, inv_freq)
       if layer_cache is not None:
-        k_cache, v_cache = layer_cache
-        k_all = jax.lax.dynamic_update_slice_in_dim(k_cache, k.astype(k_cache.dtype),
-                                                    cache_index, axis=1)
-        v_all = jax.lax.dynamic_update_slice_in_dim(v_cache, v.astype(v_cache.dtype),
-                                                    cache_index, axis=1)
-        new_cache = (k_all, v_all)
-        k_all = nn.with_logical_constraint(k_all, ("cache_batch", "cache_length",
-                                                   "cache_kv_heads", "head_dim"))
-        v_all = nn.with_logical_constraint(v_all, ("cache_batch", "cache_length",
-                                                   "cache_kv_heads", "head_dim"))
+        k_cache = nn.with_logical_constraint(layer_cache[0], (
+            "cache_batch", "cache_length", "cache_kv_heads", "head_dim"))
+        v_cache = nn.with_logical_constraint(layer_cache[1], (
+            "cache_batch", "cache_length", "cache_kv_heads", "head_dim"))
+        o = attention(q, k, v, mask_BxTxT, dt, k_cache, v_cache, cache_mask_BxS)
+        new_kv = (k.astype(k_cache.dtype), v.astype(v_cache.dtype))
       else:
-        k_all, v_all, new_cache = k, v, None
-      o = attention(q, k_all.astype(dt), v_all.astype(dt), mask_BxTxS, dt)
+        o = attention(q, k, v, mask_BxTxT, dt)
+        new_kv = None
       x_BxTxD = x_BxTxD + attn.o_proj(o)
     x_BxTxD = nn.with_logical_constraint(x_BxTxD, ("activation_batch", "activation_length",
                                                    "activation_embed"))
@@ -252,7 +263,7 @@ class Block(nn.Module):
       x_BxTxD = x_BxTxD + mlp.down_proj(nn.silu(gate) * up)
     x_BxTxD = nn.with_logical_constraint(x_BxTxD, ("activation_batch", "activation_length",
                                                    "activation_embed"))
-    return x_BxTxD, new_cache
+    return x_BxTxD, new_kv
 
 
 class _AttnParams(nn.Module):
@@ -329,17 +340,12 @@ class Transformer(nn.Module):
     if positions_BxT is None:
       positions_BxT = jnp.broadcast_to(start + jnp.arange(T, dtype=jnp.int32), (B, T))
 
-    if cache is None:
-      causal_TxT = jnp.tril(jnp.ones((T, T), bool))
-      same_seg_BxTxT = segment_ids_BxT[:, :, None] == segment_ids_BxT[:, None, :]
-      mask_BxTxS = causal_TxT[None] & same_seg_BxTxT & valid_BxT[:, None, :]
-      new_mask_BxS = None
-    else:
-      S = cache.mask.shape[1]
-      new_mask_BxS = jax.lax.dynamic_update_slice_in_dim(cache.mask, valid_BxT, start, axis=1)
-      slot_S = jnp.arange(S, dtype=jnp.int32)
-      query_slot_T = start + jnp.arange(T, dtype=jnp.int32)
-      mask_BxTxS = (slot_S[None, None, :] <= query_slot_T[None, :, None]) & new_mask_BxS[:, None]
+    # Attention among the T new tokens: causal, same segment, real keys only.
+    causal_TxT = jnp.tril(jnp.ones((T, T), bool))
+    same_seg_BxTxT = segment_ids_BxT[:, :, None] == segment_ids_BxT[:, None, :]
+    mask_BxTxT = causal_TxT[None] & same_seg_BxTxT & valid_BxT[:, None, :]
+    # Attention to earlier tokens in the cache: every real slot written before `start`.
+    cache_mask_BxS = None if cache is None else cache.mask
 
     embed = Embed(c.vocab_size, c.d_model, pdt, dt, name="embed")
     x_BxTxD = embed(tokens_BxT)
@@ -360,8 +366,8 @@ class Transformer(nn.Module):
         metadata_params={nn.PARTITION_NAME: "layers"},
     )
     layer_caches = None if cache is None else (cache.k, cache.v)
-    x_BxTxD, new_layer_caches = scan(c, name="layers")(
-        x_BxTxD, layer_caches, positions_BxT, mask_BxTxS, start)
+    x_BxTxD, new_kv = scan(c, name="layers")(
+        x_BxTxD, layer_caches, positions_BxT, mask_BxTxT, cache_mask_BxS)
 
     hidden_BxTxD = RMSNorm(c.rms_norm_eps, pdt, dt, name="final_norm")(x_BxTxD)
     if c.tie_embeddings:
@@ -376,7 +382,12 @@ class Transformer(nn.Module):
     if return_hidden:
       out = (hidden_BxTxD,) + out
     if cache is not None:
-      new_cache = KVCache(k=new_layer_caches[0], v=new_layer_caches[1], mask=new_mask_BxS,
+      # One in-place write of every layer's new keys/values at slots [start, start + T).
+      new_k_LxBxTxKxH, new_v_LxBxTxKxH = new_kv
+      write = lambda buf, x: jax.lax.dynamic_update_slice_in_dim(buf, x, start, axis=2)
+      new_cache = KVCache(k=write(cache.k, new_k_LxBxTxKxH), v=write(cache.v, new_v_LxBxTxKxH),
+                          mask=jax.lax.dynamic_update_slice_in_dim(cache.mask, valid_BxT,
+                                                                   start, axis=1),
                           index=start + T)
       out = out + (new_cache,)
     return out[0] if len(out) == 1 else out
