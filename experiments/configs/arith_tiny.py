@@ -29,7 +29,8 @@ def get_config(arg=None):
 
   c.rl.algorithm = arg or "grpo"
   c.rl.kl_coef = 0.0  # R1-Zero used a tiny beta; the toy needs none.
-  c.rewards = dict(math_accuracy=1.0, format_strict=0.1)  # R1: accuracy + format.
+  c.rewards.math_accuracy = 1.0  # R1's rule rewards: accuracy ...
+  c.rewards.format_strict = 0.1  # ... and format.
 
   c.optim.lr = 1e-4
   c.optim.grad_clip = 1.0

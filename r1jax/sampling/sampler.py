@@ -420,6 +420,7 @@ class Sampler:
         batch_axes if isinstance(batch_axes, tuple) else (batch_axes,))
     self._batch_size = math.prod(mesh.shape[a] for a in names)
     rows = NamedSharding(mesh, P(batch_axes))
+    self._rows = rows
     self._fn = jax.jit(
         fn, in_shardings=(sharding.param_shardings(model_config, mesh, rules), rows, rows, rows),
         out_shardings=SampleOutput(*([rows] * len(SampleOutput._fields))))
@@ -432,6 +433,10 @@ class Sampler:
                        f"(size {self._batch_size})")
     if self.mesh is None:
       return self._fn(params, prompt_tokens_BxP, prompt_mask_BxP, keys_B)
+    # Inputs made elsewhere (host arrays, keys built under another sharding) are laid out
+    # over the batch axes here, so callers need not match the jit's in_shardings.
+    prompt_tokens_BxP, prompt_mask_BxP, keys_B = jax.device_put(
+        (prompt_tokens_BxP, prompt_mask_BxP, keys_B), self._rows)
     with sharding.activation_sharding(self.mesh, self.rules):
       return self._fn(params, prompt_tokens_BxP, prompt_mask_BxP, keys_B)
 

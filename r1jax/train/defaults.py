@@ -66,7 +66,10 @@ def base_config():
   c.rl.overlong_filter = False  # DAPO: truncated completions get no gradient.
   c.rl.ref_reset_every = 0  # Iterative GRPO: reference <- policy every N steps; 0 never.
 
-  c.rewards = ml_collections.ConfigDict()  # Reward name -> weight (r1jax.rewards registry).
+  # Reward name -> weight. Every registered reward is listed so a sweep can switch one on
+  # from the command line (--config.rewards.process_reference=0.5); weight 0 is not graded.
+  from r1jax.rewards.registry import REWARDS  # pylint: disable=g-import-not-at-top
+  c.rewards = ml_collections.ConfigDict({name: 0.0 for name in sorted(REWARDS)})
   c.rewards.math_accuracy = 1.0
   c.reward_params = ml_collections.ConfigDict()  # Reward name -> dict of its parameters.
   c.reward_workers = 0  # Grading processes; 0 grades in this process (toy tasks).

@@ -42,8 +42,12 @@ def validate_config(config) -> None:
             f"{sorted(rewards_registry.REWARDS)}")
     if not isinstance(weight, (int, float)):
       _fail(f"rewards.{name}", f"weight must be a number, got {weight!r}")
-  if not config.rewards:
-    _fail("rewards", "at least one reward is needed")
+  if not any(w for w in config.rewards.values()):
+    _fail("rewards", "at least one reward needs a non-zero weight")
+  try:
+    rewards_registry.validate(reward_specs(config))
+  except ValueError as e:
+    _fail("rewards", str(e))
   if config.eval.accuracy_reward not in rewards_registry.REWARDS:
     _fail("eval.accuracy_reward", f"unknown reward {config.eval.accuracy_reward!r}")
   G = config.sampler.group_size
@@ -195,4 +199,4 @@ def sampler_config(config, tokenizer, stop_ids) -> SamplerConfig:
 def reward_specs(config):
   params = config.reward_params
   return [rewards_registry.RewardSpec(name, float(w), dict(params.get(name, {})))
-          for name, w in config.rewards.items()]
+          for name, w in config.rewards.items() if w != 0]
