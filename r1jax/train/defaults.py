@@ -73,7 +73,7 @@ def base_config():
   c.rewards.math_accuracy = 1.0
   c.reward_params = ml_collections.ConfigDict()  # Reward name -> dict of its parameters.
   c.reward_workers = 0  # Grading processes; 0 grades in this process (toy tasks).
-  c.reward_timeout_s = 1.0  # Per-completion grading limit (pool only).
+  c.reward_timeout_s = 1.0  # Per-completion grading limit (SIGALRM in-process, kill in a pool).
 
   c.optim = ml_collections.ConfigDict()
   c.optim.lr = 1e-6

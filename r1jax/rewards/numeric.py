@@ -1,0 +1,288 @@
+"""Values of scalar answer trees and their equality: exact rationals, random points, sympy.
+
+Exact evaluation with Fractions. Free symbols get random positive rational values (a fixed
+seed, so grading is reproducible); two rational functions that agree exactly at several random
+points are equal with overwhelming probability (Schwartz-Zippel), and one disagreement proves
+them different. Radicals, pi and functions fall back to complex floats compared with REL_TOL.
+sympy is only the referee when floats agree but a value is inexact: it proves
+1.41421356237 != sqrt(2) and cos(pi/3) == 1/2. It receives trees built here from checked nodes
+(never text), with bounded size and exponents; if it cannot decide, the numeric verdict stands.
+Every value is bounded: exact numbers past MAX_BITS, factorials past MAX_FACTORIAL and powers
+whose result would be too large raise EvalError, and such an answer is simply not equal.
+"""
+from __future__ import annotations
+
+import cmath
+import itertools
+import math
+import random
+from fractions import Fraction
+
+import sympy
+
+MAX_BITS = 4096
+MAX_FACTORIAL = 300
+MAX_BINOM_N = 5000
+REL_TOL = 1e-9
+ABS_TOL = 1e-12
+NUM_POINTS = 3
+MAX_TRIES = 8
+SYMPY_MAX_NODES = 80
+SYMPY_MAX_EXPONENT = 64
+_SEED = 20250124
+
+_CMATH = {"sin": cmath.sin, "cos": cmath.cos, "tan": cmath.tan, "arcsin": cmath.asin,
+          "arccos": cmath.acos, "arctan": cmath.atan, "sinh": cmath.sinh, "cosh": cmath.cosh,
+          "tanh": cmath.tanh, "log": cmath.log, "ln": cmath.log, "exp": cmath.exp,
+          "cot": lambda z: 1 / cmath.tan(z), "sec": lambda z: 1 / cmath.cos(z),
+          "csc": lambda z: 1 / cmath.sin(z)}
+_SYMPY_FUNCS = {"sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "cot": sympy.cot,
+                "sec": sympy.sec, "csc": sympy.csc, "arcsin": sympy.asin, "arccos": sympy.acos,
+                "arctan": sympy.atan, "sinh": sympy.sinh, "cosh": sympy.cosh,
+                "tanh": sympy.tanh, "log": sympy.log, "ln": sympy.log, "exp": sympy.exp,
+                "abs": sympy.Abs}
+
+
+class EvalError(ArithmeticError):
+  """A value that cannot be computed within bounds (or is not a number)."""
+
+
+def _checked(v):
+  if isinstance(v, Fraction):
+    if v.numerator.bit_length() > MAX_BITS or v.denominator.bit_length() > MAX_BITS:
+      raise EvalError("number too large")
+    return v
+  if not cmath.isfinite(v):
+    raise EvalError("not finite")
+  return v
+
+
+def _iroot(v: int, n: int) -> int:
+  """floor(v ** (1/n)) for v >= 0 by integer Newton steps."""
+  if v < 2:
+    return v
+  x = 1 << -(-v.bit_length() // n)
+  while True:
+    y = ((n - 1) * x + v // x ** (n - 1)) // n
+    if y >= x:
+      return x
+    x = y
+
+
+def _exact_root(v: Fraction, n: int) -> Fraction | None:
+  p, q = _iroot(v.numerator, n), _iroot(v.denominator, n)
+  return Fraction(p, q) if p ** n == v.numerator and q ** n == v.denominator else None
+
+
+def _int_pow(a: Fraction, e: int) -> Fraction:
+  if a == 0 and e < 0:
+    raise EvalError("zero to a negative power")
+  if a in (0, 1, -1):  # Exact at any exponent (9^(9^9) is refused below, 1^(9^9) is not).
+    return a ** (e % 2 if a == -1 else min(e, 1))
+  if max(a.numerator.bit_length(), a.denominator.bit_length()) * abs(e) > MAX_BITS:
+    raise EvalError("power too large")
+  return a ** e
+
+
+def _pow(a, b):
+  if isinstance(a, float) or isinstance(b, float):
+    raise EvalError("infinity in arithmetic")
+  if isinstance(a, Fraction) and isinstance(b, Fraction):
+    p, q = b.numerator, b.denominator
+    if q == 1:
+      return _int_pow(a, p)
+    if q <= 64 and (a >= 0 or q % 2):
+      root = _exact_root(abs(a), q)
+      if root is not None:
+        return _int_pow(root if a >= 0 else -root, p)
+      if a < 0:  # Odd roots of negatives are real, as in school algebra.
+        return _checked(complex(-((-float(a)) ** float(b)) if p % 2 else (-float(a)) ** float(b)))
+  return _checked(complex(a) ** complex(b))
+
+
+def _root(x, index):
+  n = index if index is not None else Fraction(2)
+  if not (isinstance(n, Fraction) and n.denominator == 1 and 2 <= n <= 64):
+    raise EvalError("unsupported root index")
+  return _pow(x, 1 / n)
+
+
+def _arith(tag: str, a, b):
+  if isinstance(a, float) or isinstance(b, float):
+    raise EvalError("infinity in arithmetic")
+  if tag == "add":
+    return _checked(a + b)
+  if tag == "mul":
+    return _checked(a * b)
+  if b == 0:
+    raise EvalError("division by zero")
+  return _checked(a / b)
+
+
+def evaluate(node, env: dict[str, Fraction]):
+  """Value of a scalar tree: a Fraction when exact, else a complex; +-inf as float."""
+  tag = node[0]
+  if tag == "num":
+    return node[1]
+  if tag == "sym":
+    if node[1] not in env:
+      raise EvalError(f"unbound symbol {node[1]}")
+    return env[node[1]]
+  if tag == "const":
+    return {"pi": complex(math.pi), "e": complex(math.e), "i": 1j, "inf": math.inf}[node[1]]
+  if tag in ("add", "mul", "div"):
+    return _arith(tag, evaluate(node[1], env), evaluate(node[2], env))
+  if tag == "neg":
+    return -evaluate(node[1], env)
+  if tag == "pow":
+    return _pow(evaluate(node[1], env), evaluate(node[2], env))
+  if tag == "sqrt":
+    index = None if node[2] is None else evaluate(node[2], env)
+    return _root(evaluate(node[1], env), index)
+  if tag == "pct":
+    return _arith("div", evaluate(node[1], env), Fraction(100))
+  if tag == "func":
+    v = evaluate(node[2], env)
+    if isinstance(v, float):
+      raise EvalError("infinity in a function")
+    if node[1] == "abs":
+      return abs(v) if isinstance(v, Fraction) else complex(abs(v))
+    return _checked(complex(_CMATH[node[1]](complex(v))))
+  if tag in ("fact", "binom"):
+    args = [evaluate(c, env) for c in node[1:]]
+    bound = MAX_FACTORIAL if tag == "fact" else MAX_BINOM_N
+    if not all(isinstance(a, Fraction) and a.denominator == 1 and 0 <= a <= bound
+               for a in args):
+      raise EvalError(f"{tag} needs integers in [0, {bound}]")
+    ints = [int(a) for a in args]
+    return _checked(Fraction(math.factorial(ints[0]) if tag == "fact" else math.comb(*ints)))
+  if tag == "base":
+    return Fraction(base_value(node))
+  raise EvalError(f"{tag} is not a scalar")
+
+
+def base_value(node) -> int:
+  digits, base = node[1], node[2]
+  if not 2 <= base <= 36:
+    raise EvalError("base out of range")
+  try:
+    return int(digits, base)
+  except ValueError as e:
+    raise EvalError(f"{digits} is not a base-{base} numeral") from e
+
+
+def symbols(node, out: set[str]) -> set[str]:
+  if isinstance(node, tuple):
+    if node and node[0] == "sym":
+      out.add(node[1])
+    else:
+      for child in node:
+        symbols(child, out)
+  return out
+
+
+def _size(node) -> int:
+  return 1 + sum(_size(c) for c in node if isinstance(c, tuple)) if isinstance(node, tuple) else 0
+
+
+def close(a, b) -> bool:
+  if isinstance(a, Fraction) and isinstance(b, Fraction):
+    return a == b
+  if isinstance(a, float) or isinstance(b, float):
+    return a == b  # Only the infinities are floats; they match only themselves.
+  a, b = complex(a), complex(b)
+  return abs(a - b) <= REL_TOL * max(abs(a), abs(b)) + ABS_TOL
+
+
+def points(names: set[str]):
+  """Random positive rational assignments, the same sequence on every call."""
+  rng = random.Random(_SEED)
+  ordered = sorted(names)
+  for _ in range(MAX_TRIES):
+    yield {n: Fraction(rng.randint(1, 2000), rng.randint(1, 199)) for n in ordered}
+
+
+def scalar_equal(x, y) -> bool:
+  """Equality of two scalar expressions (constants or functions of free symbols)."""
+  names = symbols(x, set()) | symbols(y, set())
+  valid, inexact = 0, False
+  for env in (points(names) if names else [{}]):
+    try:
+      vx, vy = evaluate(x, env), evaluate(y, env)
+    except (ArithmeticError, ValueError):
+      continue
+    if not close(vx, vy):
+      return False
+    inexact |= isinstance(vx, complex) or isinstance(vy, complex)
+    valid += 1
+    if valid == (NUM_POINTS if names else 1):
+      break
+  if valid == 0:
+    return False
+  if inexact:
+    verdict = _sympy_verdict(x, y)
+    return True if verdict is None else verdict
+  return True
+
+
+def _to_sympy(node):
+  tag = node[0]
+  if tag == "num":
+    return sympy.Rational(node[1].numerator, node[1].denominator)
+  if tag == "sym":
+    return sympy.Symbol(node[1], positive=True)  # Matches the positive random points.
+  if tag == "const":
+    return {"pi": sympy.pi, "e": sympy.E, "i": sympy.I, "inf": sympy.oo}[node[1]]
+  args = [_to_sympy(c) for c in node[1:] if isinstance(c, tuple)]
+  if tag == "add":
+    return args[0] + args[1]
+  if tag == "mul":
+    return args[0] * args[1]
+  if tag == "div":
+    return args[0] / args[1]
+  if tag == "neg":
+    return -args[0]
+  if tag == "pow":
+    if node[2][0] == "num" and abs(node[2][1]) > SYMPY_MAX_EXPONENT:
+      raise EvalError("exponent too large for sympy")
+    return args[0] ** args[1]
+  if tag == "pct":
+    return args[0] / 100
+  if tag == "func":
+    return _SYMPY_FUNCS[node[1]](args[0])
+  if tag == "sqrt":
+    n = 2 if node[2] is None else args[1]
+    return sympy.real_root(args[0], n) if n != 2 and n % 2 else sympy.root(args[0], n)
+  if tag == "fact":
+    return sympy.factorial(args[0])
+  if tag == "binom":
+    return sympy.binomial(args[0], args[1])
+  if tag == "base":
+    return sympy.Integer(base_value(node))
+  raise EvalError(f"{tag} has no sympy form")
+
+
+def _sympy_verdict(x, y) -> bool | None:
+  """True/False when sympy can prove x == y or x != y, None when it cannot tell."""
+  if _size(x) + _size(y) > SYMPY_MAX_NODES:
+    return None
+  try:
+    d = _to_sympy(x) - _to_sympy(y)
+    if d == 0:
+      return True
+    # At the random points the difference is a constant, whose zeroness sympy decides with
+    # exact algebra or adaptive precision; one proven non-zero value settles it.
+    names = sorted(d.free_symbols, key=str)
+    verdicts = []
+    for env in itertools.islice(points({s.name for s in names}), NUM_POINTS):
+      at = d.subs({s: sympy.Rational(env[s.name].numerator, env[s.name].denominator)
+                   for s in names})
+      verdicts.append(at.is_zero)
+      if verdicts[-1] is False:
+        return False
+    if all(verdicts):
+      return True
+    return True if sympy.simplify(d) == 0 else None
+  except Exception:  # pylint: disable=broad-except
+    # sympy is only the referee: any failure inside it leaves the numeric verdict standing.
+    return None

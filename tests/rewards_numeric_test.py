@@ -1,0 +1,75 @@
+"""Tests for r1jax.rewards.numeric: bounded exact evaluation and scalar equality."""
+import cmath
+import math
+from fractions import Fraction
+
+import pytest
+
+from r1jax.rewards import latex
+from r1jax.rewards import numeric
+
+
+def _value(text, env=None):
+  return numeric.evaluate(latex.parse(text), env or {})
+
+
+@pytest.mark.parametrize("text,value", [
+    ("\\frac{1}{3} + \\frac{1}{6}", Fraction(1, 2)),
+    ("2^{-2}", Fraction(1, 4)),
+    ("\\sqrt{\\frac{9}{4}}", Fraction(3, 2)),
+    ("(-8)^{1/3}", Fraction(-2)),
+    ("(-8)^{2/3}", Fraction(4)),
+    ("\\sqrt[4]{16}", Fraction(2)),
+    ("1^{9^{9}}", Fraction(1)),
+    ("(-1)^{9^{9}}", Fraction(-1)),
+    ("10!", Fraction(3628800)),
+    ("\\binom{10}{3}", Fraction(120)),
+    ("12_3", Fraction(5)),
+    ("50%", Fraction(1, 2)),
+    ("0.125", Fraction(1, 8)),
+])
+def test_exact_values(text, value):
+  assert _value(text) == value and isinstance(_value(text), Fraction)
+
+
+@pytest.mark.parametrize("text,value", [
+    ("\\sqrt{2}", math.sqrt(2)), ("\\pi", math.pi), ("e", math.e), ("\\sin(1)", math.sin(1)),
+    ("\\sqrt{-4}", 2j), ("\\log_2 10", math.log2(10)), ("2^{0.5}", math.sqrt(2)),
+])
+def test_inexact_values(text, value):
+  got = _value(text)
+  assert isinstance(got, complex)
+  assert cmath.isclose(got, value, rel_tol=1e-12)  # double precision, a few ulps of slack
+
+
+@pytest.mark.parametrize("text", [
+    "9^{9^{9^{9}}}", "2^{10000}", "1000!", "\\binom{5000}{2500}", "1/0", "0^{-1}", "\\log(0)",
+    "e^{10^{10}}", "12_2", "\\infty + 1", "(1, 2)", "x",
+])
+def test_refused_values(text):
+  with pytest.raises((numeric.EvalError, ArithmeticError, ValueError)):
+    _value(text)
+
+
+def test_symbols_use_environment():
+  assert _value("x^2 + y", {"x": Fraction(1, 2), "y": Fraction(3)}) == Fraction(13, 4)
+
+
+def test_points_are_deterministic_and_positive():
+  a = list(numeric.points({"x", "y"}))
+  assert a == list(numeric.points({"y", "x"}))
+  assert all(v > 0 for env in a for v in env.values())
+
+
+@pytest.mark.parametrize("x,y,equal", [
+    ("(x+1)^2", "x^2+2x+1", True),
+    ("(x+1)^2", "x^2+2x+2", False),
+    ("\\frac{1}{x} + \\frac{1}{y}", "\\frac{x+y}{xy}", True),
+    ("\\sqrt{8}", "2\\sqrt{2}", True),
+    ("1.41421356237", "\\sqrt{2}", False),  # floats agree to 2e-12; sympy proves them different
+    ("\\cos(\\pi/3)", "0.5", True),  # exact vs inexact: sympy proves them equal
+    ("e^{x} e^{y}", "e^{x+y}", True),
+    ("\\sqrt{2} x", "1.4142135623731 x", False),
+])
+def test_scalar_equal(x, y, equal):
+  assert numeric.scalar_equal(latex.parse(x), latex.parse(y)) is equal
