@@ -192,3 +192,10 @@ def test_budget_force_max_cuts_thinking_and_appends_answer_prefix():
   np.testing.assert_array_equal(forced[1], [0, 1, 1, 1, 1, 0])
   np.testing.assert_array_equal(st.think_tokens_N, [3, 3])
   np.testing.assert_array_equal(st.num_waits_N, [0, 1])
+
+
+def test_vocab_limit_masks_padded_ids():
+  from r1jax.sampling import processors as procs_lib
+  logits = jnp.zeros((2, 10))
+  out = procs_lib.vocab_limit(logits, None, limit=7)
+  assert bool(jnp.all(jnp.isinf(out[:, 7:]))) and bool(jnp.all(out[:, :7] == 0))

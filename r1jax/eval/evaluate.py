@@ -85,8 +85,9 @@ class Evaluator:
     self.k_examples = self.examples[:k_problems] if k else []
     self.spec = rewards_registry.RewardSpec(accuracy_reward, 1.0, {})
     self.stop_ids = tuple(stop_ids)
+    limit = tokenizer.vocab_size if tokenizer.vocab_size < model_config.vocab_size else 0
     base = dict(max_new_tokens=max_new_tokens, eos_id=tokenizer.eos_id, pad_id=tokenizer.pad_id,
-                stop_token_ids=self.stop_ids)
+                stop_token_ids=self.stop_ids, vocab_limit=limit)
     self.greedy = Sampler(model_config, SamplerConfig(temperature=0.0, n=1, **base), mesh)
     self.sampled = (Sampler(model_config, SamplerConfig(temperature=temperature, n=k, **base),
                             mesh) if k else None)

@@ -109,6 +109,19 @@ def tip(logits_NxV: Array, state: LoopState, *, token_ids: tuple[int, ...], alph
   return logits_NxV - (penalty_N[:, None] * switch_V[None]).astype(logits_NxV.dtype)
 
 
+def vocab_limit(logits_NxV: Array, state: LoopState, *, limit: int) -> Array:
+  """Ids >= limit never sampled: model vocabularies are padded past the tokenizer's ids."""
+  del state
+  valid_V = jnp.arange(logits_NxV.shape[-1]) < limit
+  return jnp.where(valid_V[None], logits_NxV, -jnp.inf)
+
+
+def _make_vocab_limit(cfg: SamplerConfig) -> Processor | None:
+  if cfg.vocab_limit == 0:
+    return None
+  return lambda logits, state: vocab_limit(logits, state, limit=cfg.vocab_limit)
+
+
 def _make_temperature(cfg: SamplerConfig) -> Processor | None:
   # 0 is greedy (argmax, done by the sampler) and 1 is the identity.
   if cfg.temperature in (0.0, 1.0):
@@ -143,13 +156,14 @@ def _make_tip(cfg: SamplerConfig) -> Processor | None:
 
 # name -> factory(cfg) returning the processor, or None when the config switches it off.
 PROCESSORS: dict[str, Callable[[SamplerConfig], Processor | None]] = {
+    "vocab_limit": _make_vocab_limit,
     "tip": _make_tip,
     "temperature": _make_temperature,
     "top_k": _make_top_k,
     "top_p": _make_top_p,
     "min_p": _make_min_p,
 }
-DEFAULT_ORDER = ("tip", "temperature", "top_k", "top_p", "min_p")
+DEFAULT_ORDER = ("vocab_limit", "tip", "temperature", "top_k", "top_p", "min_p")
 
 
 def build_processors(cfg: SamplerConfig,

@@ -88,6 +88,7 @@ class SamplerConfig:
   tip_token_ids: tuple[int, ...] = ()
   tip_alpha: float = 0.0
   tip_beta: int = 0
+  vocab_limit: int = 0  # Ids >= this are never sampled (padded model vocab); 0 is off.
 
   def __post_init__(self):
     def fail(field, msg):
@@ -114,7 +115,7 @@ class SamplerConfig:
       if not isinstance(getattr(self, f), int) or getattr(self, f) < 1:
         fail(f, "must be an int >= 1")
     for f in ("top_k", "pad_id", "min_think_tokens", "max_think_tokens", "max_waits",
-              "max_answer_tokens", "tip_beta"):
+              "max_answer_tokens", "tip_beta", "vocab_limit"):
       if not isinstance(getattr(self, f), int) or getattr(self, f) < 0:
         fail(f, "must be an int >= 0")
     for f in ("eos_id", "think_end_id"):

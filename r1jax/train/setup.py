@@ -189,11 +189,14 @@ def stop_token_ids(config, tokenizer) -> tuple[int, ...]:
   return tuple(ids)
 
 
-def sampler_config(config, tokenizer, stop_ids) -> SamplerConfig:
+def sampler_config(config, tokenizer, stop_ids, model_config) -> SamplerConfig:
   s = config.sampler
+  # Padded model vocabularies (Qwen: 151936 rows, fewer tokenizer ids) must not be sampled.
+  limit = tokenizer.vocab_size if tokenizer.vocab_size < model_config.vocab_size else 0
   return SamplerConfig(max_new_tokens=s.max_new_tokens, eos_id=tokenizer.eos_id,
                        pad_id=tokenizer.pad_id, temperature=s.temperature, top_p=s.top_p,
-                       top_k=s.top_k, stop_token_ids=stop_ids, n=s.group_size)
+                       top_k=s.top_k, stop_token_ids=stop_ids, n=s.group_size,
+                       vocab_limit=limit)
 
 
 def reward_specs(config):
