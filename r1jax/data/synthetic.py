@@ -70,6 +70,10 @@ class ArithConfig:
   digits: int = 2  # Max digits of the first number and of + and - operands.
   mul_digits: int = 1  # Max digits of * and / operands; keeps products short.
   operators: str = "+-*"
+  # Probability that the reference completion (the SFT target only) stops one step early and
+  # answers with that intermediate result: a sloppy teacher, like imperfect cold-start data,
+  # whose habit RL with the accuracy reward can repair. 'answer'/'solution' stay correct.
+  truncate_rate: float = 0.0
 
   def validate(self):
     if not 1 <= self.min_ops <= self.max_ops:
@@ -78,6 +82,8 @@ class ArithConfig:
     if self.digits < 1 or self.mul_digits < 1:
       raise ValueError(f"arith: digits and mul_digits must be >= 1, got {self.digits}, "
                        f"{self.mul_digits}")
+    if not 0.0 <= self.truncate_rate <= 1.0:
+      raise ValueError(f"arith: truncate_rate must be in [0, 1], got {self.truncate_rate}")
     _check_operators("arith", self.operators)
 
 
@@ -208,8 +214,14 @@ def arith_example(cfg: ArithConfig, seed: int, split: str, index: int) -> dict:
   for _ in range(MAX_DRAWS):
     question, value, steps = _draw_chain(rng, cfg)
     if split_of(question) == split:
-      return {"question": question,
-              **_example("arith", cfg, seed, split, index, str(value), steps)}
+      ex = {"question": question, **_example("arith", cfg, seed, split, index, str(value), steps)}
+      # A separate stream, so the knob never changes which problem example i is.
+      sloppy = random.Random(f"arith-truncate/{seed}/{split}/{index}").random()
+      if len(steps) > 1 and sloppy < cfg.truncate_rate:
+        early = steps[-2].split("=")[-1]
+        ex["completion"] = (f"<think>{''.join(f'{x}{chr(10)}' for x in steps[:-1])}</think>"
+                            f"<answer>{early}</answer>")
+      return ex
   raise ValueError(f"arith: no {split} problem in {MAX_DRAWS} draws for {cfg}; widen the knobs")
 
 

@@ -76,6 +76,7 @@ def base_config():
   c.reward_timeout_s = 1.0  # Per-completion grading limit (SIGALRM in-process, kill in a pool).
 
   c.optim = ml_collections.ConfigDict()
+  c.optim.name = "adamw"  # adamw, or sgd (momentum = b1).
   c.optim.lr = 1e-6
   c.optim.schedule = "constant"  # constant, cosine or linear (each after warmup).
   c.optim.warmup_steps = 0  # Optimizer steps.

@@ -80,7 +80,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   total_opt_steps = config.total_steps * config.rl.num_iterations * config.rl.num_minibatches
   optimizer = make_optimizer(config.optim.lr, config.optim.schedule, config.optim.warmup_steps,
                              total_opt_steps, config.optim.weight_decay, config.optim.grad_clip,
-                             config.optim.b1, config.optim.b2)
+                             config.optim.b1, config.optim.b2, name=config.optim.name)
   value_optimizer = make_optimizer(config.rl.value_lr) if algo.critic else None
   p_shard = sharding.param_shardings(model_config, mesh, rules)
   state, state_shard = create_state(

@@ -45,16 +45,31 @@ def make_schedule(lr: float, schedule: str, warmup_steps: int, total_steps: int,
   return optax.join_schedules([warmup, main], [warmup_steps])
 
 
+OPTIMIZERS = ("adamw", "sgd")
+
+
 def make_optimizer(lr: float, schedule: str = "constant", warmup_steps: int = 0,
                    total_steps: int = 1, weight_decay: float = 0.0, grad_clip: float = 1.0,
-                   b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8
-                   ) -> optax.GradientTransformation:
-  """AdamW with global-norm clipping; clip <= 0 disables it."""
+                   b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
+                   name: str = "adamw") -> optax.GradientTransformation:
+  """AdamW (or SGD with momentum b1) with global-norm clipping; clip <= 0 disables it.
+
+  SGD is offered for small models trained by RL on few rollouts: Adam's per-parameter
+  normalisation turns noise-dominated gradient entries into full-size steps, while SGD's
+  update stays an unbiased estimate of the policy gradient.
+  """
+  if name not in OPTIMIZERS:
+    raise ValueError(f"optim.name: unknown optimizer {name!r}; choose one of {OPTIMIZERS}")
   sched = make_schedule(lr, schedule, warmup_steps, total_steps)
   parts = []
   if grad_clip > 0:
     parts.append(optax.clip_by_global_norm(grad_clip))
-  parts.append(optax.adamw(sched, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay))
+  if name == "adamw":
+    parts.append(optax.adamw(sched, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay))
+  else:
+    if weight_decay:
+      parts.append(optax.add_decayed_weights(weight_decay))
+    parts.append(optax.sgd(sched, momentum=b1 or None))
   return optax.chain(*parts)
 
 
