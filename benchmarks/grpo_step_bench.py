@@ -150,7 +150,7 @@ class Step:
         rl_step.advantage_step, algo=self.algo, name=adv_name, group_size=self.G,
         adv_cfg=adv_cfg, kl_estimator=c.rl.kl_estimator))
     # The trainer's own loss settings, so both optimise the same objective.
-    loss_cfg = rl_trainer._loss_config(c, self.algo)  # pylint: disable=protected-access
+    loss_cfg = rl_trainer.loss_config(c, self.algo)
     self.update_fn = jax.jit(
         functools.partial(rl_step.rl_update_step, model_config=self.model_config,
                           optimizer=self.optimizer, value_optimizer=None, algo=self.algo,

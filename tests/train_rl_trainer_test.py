@@ -56,7 +56,7 @@ def _params_of(workdir, step):
 @pytest.mark.parametrize("algorithm", sorted(ALGORITHMS))
 def test_two_steps_of_every_algorithm(algorithm, tmp_path):
   cfg = tiny_config(**{"rl.algorithm": algorithm, "rl.kl_coef": 0.01,
-                       "rl.num_minibatches": 2, "rl.grad_accum": 2})
+                       "rl.num_minibatches": 2, "rl.grad_accum": 2, "rl.score_chunks": 2})
   rl_trainer.train_and_evaluate(cfg, str(tmp_path))
   rows = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
   train_rows = [r for r in rows if "loss" in r]

@@ -54,6 +54,7 @@ def base_config():
   c.rl.num_iterations = 1  # Passes over each batch of rollouts (mu).
   c.rl.num_minibatches = 1  # Optimizer steps per pass.
   c.rl.grad_accum = 1  # Microbatches per optimizer step.
+  c.rl.score_chunks = 1  # Old/reference log-probs computed this many row chunks at a time.
   c.rl.scale_by_std = True  # GRPO: divide by the group std.
   c.rl.grpo_norm = "group"  # group, batch or group_mean_batch_std.
   c.rl.gamma = 1.0  # GAE / REINFORCE++ discount.

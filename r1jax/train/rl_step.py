@@ -74,13 +74,22 @@ def completion_logprobs(params, model_config: ModelConfig, tokens_NxL, segment_N
 
 
 def score_step(params, value_params, tokens_NxL, segment_NxL, positions_NxL, *,
-               model_config: ModelConfig, T: int):
-  """Old (or reference) log-probs and old values, without gradients."""
-  logp, _, values = completion_logprobs(params, model_config, tokens_NxL, segment_NxL,
-                                        positions_NxL, T, value_params)
-  if values is None:
-    values = jnp.zeros_like(logp)
-  return logp, values
+               model_config: ModelConfig, T: int, num_chunks: int = 1):
+  """Old (or reference) log-probs and old values, without gradients.
+
+  Rows are scored `num_chunks` at a time in a lax.map, so only N / num_chunks rows of
+  [L, V] logits are live at once (a 152k vocabulary makes full-batch logits huge).
+  """
+  def score(chunk):
+    tok, seg, pos = chunk
+    logp, _, values = completion_logprobs(params, model_config, tok, seg, pos, T, value_params)
+    return logp, (jnp.zeros_like(logp) if values is None else values)
+
+  N = tokens_NxL.shape[0]
+  chunks = jax.tree.map(lambda x: x.reshape((num_chunks, N // num_chunks) + x.shape[1:]),
+                        (tokens_NxL, segment_NxL, positions_NxL))
+  logp, values = jax.lax.map(score, chunks)
+  return logp.reshape(N, T), values.reshape(N, T)
 
 
 def advantage_step(rewards_N, mask_NxT, old_logp_NxT, ref_logp_NxT, values_NxT,

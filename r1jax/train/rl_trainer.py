@@ -48,7 +48,7 @@ def _step_rewards_to_tokens(tokenizer, tokens_NxT, lengths_N, steps, T):
   return out
 
 
-def _loss_config(config, algo) -> losses.LossConfig:
+def loss_config(config, algo) -> losses.LossConfig:
   rl = config.rl
   return losses.LossConfig(
       eps_low=algo.eps_low if rl.eps_low < 0 else rl.eps_low,
@@ -122,7 +122,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
   # Jitted pieces, compiled once. Shardings follow the inputs (sampler outputs are row-sharded).
   seqs_fn = jax.jit(functools.partial(rl_step.sequences, n=G))
-  score_fn = jax.jit(functools.partial(rl_step.score_step, model_config=model_config, T=T))
+  score_fn = jax.jit(functools.partial(rl_step.score_step, model_config=model_config, T=T,
+                                       num_chunks=config.rl.score_chunks))
   adv_cfg = adv_lib.AdvantageConfig(scale_by_std=config.rl.scale_by_std,
                                     grpo_norm=config.rl.grpo_norm, gamma=config.rl.gamma,
                                     lam=config.rl.lam,
@@ -135,7 +136,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   update_fn = jax.jit(
       functools.partial(rl_step.rl_update_step, model_config=model_config, optimizer=optimizer,
                         value_optimizer=value_optimizer, algo=algo,
-                        loss_cfg=_loss_config(config, algo), vf_coef=config.rl.vf_coef,
+                        loss_cfg=loss_config(config, algo), vf_coef=config.rl.vf_coef,
                         vf_clip=config.rl.vf_clip or None,
                         num_microbatches=config.rl.grad_accum, use_ref=use_ref),
       donate_argnums=0, out_shardings=(state_shard, None) if mesh is not None else None)
@@ -178,16 +179,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
         out = sampler(state.params, batch.prompt_tokens_BxP, batch.prompt_mask_BxP, keys)
         host = jax.device_get({"tokens": out.tokens_NxT, "lengths": out.lengths_N,
                                "stop": out.stop_reason_N})
-      with timer("rewards"):
-        texts = completions_text(tok, host["tokens"], host["lengths"])
-        graded = rewards_registry.grade_batch(texts, examples, specs, pool=reward_pool,
-                                              timeout_s=config.reward_timeout_s,
-                                              num_tokens=host["lengths"])
-        step_rewards = np.zeros((N, T), np.float32)
-        if adv_name == "process":
-          step_rewards = _step_rewards_to_tokens(tok, host["tokens"], host["lengths"],
-                                                 graded.steps, T)
-      with timer("update"), ctx():
+      with ctx():
+        # Dispatched before grading: the old/reference log-prob passes do not need rewards,
+        # so with async dispatch the accelerator computes them while the host grades.
         mask = out.mask_NxT.astype(jnp.float32)
         if config.rl.mask_forced_tokens:
           mask = mask * (1 - out.forced_mask_NxT.astype(jnp.float32))
@@ -199,6 +193,16 @@ def train_and_evaluate(config, workdir: str) -> dict:
         ref_logp = old_logp
         if use_ref:
           ref_logp, _ = score_fn(ref_params, None, tokens, seg, pos)
+      with timer("rewards"):
+        texts = completions_text(tok, host["tokens"], host["lengths"])
+        graded = rewards_registry.grade_batch(texts, examples, specs, pool=reward_pool,
+                                              timeout_s=config.reward_timeout_s,
+                                              num_tokens=host["lengths"])
+        step_rewards = np.zeros((N, T), np.float32)
+        if adv_name == "process":
+          step_rewards = _step_rewards_to_tokens(tok, host["tokens"], host["lengths"],
+                                                 graded.steps, T)
+      with timer("update"), ctx():
         advantages, returns, mask, adv_metrics = adv_fn(
             jnp.asarray(graded.total), mask, old_logp, ref_logp, old_values,
             jnp.asarray(step_rewards))

@@ -56,7 +56,7 @@ def validate_config(config) -> None:
           f"{algo.min_group_size} completions per prompt (a group baseline of one sample is "
           f"the sample itself), got {G}")
   for field in ("total_steps", "prompts_per_step", "sampler.max_new_tokens",
-                "rl.num_iterations", "rl.num_minibatches", "rl.grad_accum",
+                "rl.num_iterations", "rl.num_minibatches", "rl.grad_accum", "rl.score_chunks",
                 "data.max_prompt_len", "eval.batch_size"):
     v = _get(config, field)
     if not isinstance(v, int) or v < 1:
@@ -66,6 +66,8 @@ def validate_config(config) -> None:
   if N % mb:
     _fail("rl.num_minibatches", f"{mb} does not divide the {N} rollouts per step "
           f"(prompts_per_step * group_size)")
+  if N % config.rl.score_chunks:
+    _fail("rl.score_chunks", f"{config.rl.score_chunks} does not divide the {N} rollouts")
   if (N // mb) % config.rl.grad_accum:
     _fail("rl.grad_accum", f"{config.rl.grad_accum} does not divide the minibatch of "
           f"{N // mb} rollouts")
