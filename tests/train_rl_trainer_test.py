@@ -1,4 +1,5 @@
 """The RL trainer end to end on a shrunk tiny config: every algorithm, resume, bad configs, NaN."""
+import importlib.util
 import json
 import os
 import pathlib
@@ -12,31 +13,21 @@ import pytest
 
 from r1jax.rl.algorithms import ALGORITHMS
 from r1jax.train import rl_trainer, setup
-from r1jax.train.defaults import base_config
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def tiny_config(**overrides):
-  """arith_tiny shrunk to seconds: 8 prompts x 4 samples, 16 new tokens, no warm start."""
-  c = base_config()
+  """tests/configs/tiny_resume.py (8 prompts x 4 samples, 16 new tokens) at 2 steps."""
+  spec = importlib.util.spec_from_file_location("tiny_resume",
+                                                REPO / "tests" / "configs" / "tiny_resume.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  c = module.get_config()
   c.total_steps = 2
-  c.prompts_per_step = 8
-  c.model.preset = "tiny"
-  c.data.source = "arith"
-  c.data.template = "plain"
-  c.data.knobs = dict(difficulty="easy", min_ops=1, max_ops=1, digits=1, operators="+-")
-  c.data.max_prompt_len = 8
-  c.sampler.group_size = 4
-  c.sampler.max_new_tokens = 16
-  c.rewards.format_tags = 0.5  # Partial credit: some signal even for an untrained model.
-  c.optim.lr = 1e-3
+  c.rl.num_minibatches = 1
+  c.optim.schedule = "constant"
   c.eval.every = 100
-  c.eval.num_problems = 8
-  c.eval.k = 0
-  c.eval.batch_size = 8
-  c.checkpoint.every = 100
-  c.checkpoint.async_save = False
   for k, v in overrides.items():
     node = c
     *path, last = k.split(".")
