@@ -300,6 +300,7 @@ def _summarize(workdir: pathlib.Path, eval_history: list[dict]) -> dict:
                                                     "history": eval_history}, indent=2))
   records = [r for r in metrics_lib.read_jsonl(workdir / metrics_lib.JSONL_NAME)
              if r.get("step", 0) >= 0]
-  plots.plot_curves(records, ["reward/total", "accuracy", "response/length_mean", "eval/pass@1"],
+  plots.plot_curves(records,
+                    ["reward/total", "accuracy", "response/length_mean", "eval/pass@1"],
                     workdir / "curves.png", title="RL: reward and accuracy")
   return {"start": first, "end": last}
