@@ -2,8 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# 8 host CPU devices so sharding tests see a real mesh on a laptop.
-export XLA_FLAGS ?= --xla_force_host_platform_device_count=8
+# Tests get 8 host CPU devices (tests/conftest.py) so sharding runs on a real mesh; the demo
+# uses the machine's real devices.
+TEST_ENV := XLA_FLAGS=--xla_force_host_platform_device_count=8
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: install test test-slow test-all demo bench clean
@@ -17,13 +18,13 @@ $(VENV)/.installed: setup.py constraints.txt
 install: $(VENV)/.installed
 
 test: install
-	$(PY) -m pytest -q -m "not slow" tests
+	$(TEST_ENV) $(PY) -m pytest -q -m "not slow" tests
 
 test-slow: install
-	$(PY) -m pytest -q -m slow tests
+	$(TEST_ENV) $(PY) -m pytest -q -m slow tests
 
 test-all: install
-	$(PY) -m pytest -q tests
+	$(TEST_ENV) $(PY) -m pytest -q tests
 
 # The tiny end-to-end run: SFT warm start on arithmetic traces, then GRPO, on CPU.
 DEMO_DIR ?= workdir/demo

@@ -125,10 +125,11 @@ class Step:
     self.state, state_shard = create_state(init_fn, self.optimizer, c.seed, self.mesh, p_shard)
     self.ref_params = jax.tree.map(jnp.copy, self.state.params)
     self.use_ref = c.rl.kl_coef > 0
-    stop_ids = setup_lib.stop_token_ids(c, self.tok)
-    sampler_cfg = setup_lib.sampler_config(c, self.tok, stop_ids, self.model_config)
+    stop = setup_lib.stop_tokens(c, self.tok)
+    sampler_cfg = setup_lib.sampler_config(c, self.tok, stop, self.model_config)
     if full_length:
-      sampler_cfg = dataclasses.replace(sampler_cfg, eos_id=-1, stop_token_ids=())
+      sampler_cfg = dataclasses.replace(sampler_cfg, eos_id=-1, stop_token_ids=(),
+                                        stop_sequences=())
     self.sampler = Sampler(self.model_config, sampler_cfg, self.mesh, self.rules)
     self.specs = setup_lib.reward_specs(c)
     source = sources.get_source(c.data.source, c.data.data_dir or None, c.data.train_split,

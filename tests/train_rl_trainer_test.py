@@ -142,3 +142,29 @@ def test_nan_loss_stops_with_step_and_checkpoint(tmp_path):
   cfg = tiny_config(**{"optim.lr": 1e38, "optim.grad_clip": 0.0, "total_steps": 3})
   with pytest.raises(FloatingPointError, match=r"RL step 2.*checkpoint: step 0"):
     rl_trainer.train_and_evaluate(cfg, str(tmp_path))
+
+
+def test_real_model_config_runs_from_an_hf_checkpoint(tmp_path):
+  """The Qwen2.5 config, shrunk, on the tiny Qwen2 parity checkpoint: HF load, fsdp over 8
+  devices, bf16 compute with fp32 params, remat, chunked scoring."""
+  spec = importlib.util.spec_from_file_location(
+      "qwen25_gsm8k", REPO / "experiments" / "configs" / "qwen25_gsm8k.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  c = module.get_config("0.5b")
+  c.model.hf_checkpoint = str(REPO / "tests" / "fixtures" / "hf_parity" / "qwen2")
+  c.tokenizer = "char:math"  # The fixture has weights only; 83 ids < its 128-row vocab.
+  c.data.source = "arith"
+  c.data.knobs = dict(difficulty="easy", min_ops=1, max_ops=1, digits=1, operators="+-")
+  c.data.max_prompt_len = 384  # The R1-Zero template is ~360 characters.
+  c.total_steps, c.prompts_per_step = 1, 8
+  c.sampler.group_size, c.sampler.max_new_tokens = 2, 8
+  c.rl.num_minibatches, c.rl.grad_accum, c.rl.score_chunks = 1, 2, 2
+  c.eval.num_problems, c.eval.k, c.eval.batch_size = 8, 0, 8
+  c.reward_workers = 0
+  c.checkpoint.async_save = False
+  rl_trainer.train_and_evaluate(c, str(tmp_path))
+  rows = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  assert any("loss" in r and np.isfinite(float(r["loss"])) for r in rows)
+  params = _params_of(tmp_path, 1)
+  assert params["layers"]["attn"]["q_proj"]["bias"].dtype == np.float32  # fp32 master copy

@@ -39,7 +39,8 @@ def left_pad(tokenizer: Tokenizer, prompts: Sequence[str], length: int | None = 
   mask = np.zeros((len(enc), P), bool)
   for i, e in enumerate(enc):
     if len(e) > P:
-      raise ValueError(f"prompt {i} has {len(e)} tokens, more than the prompt length {P}")
+      raise ValueError(f"eval prompt {i} has {len(e)} tokens, more than the prompt length {P} "
+                       f"(config.data.max_prompt_len)")
     toks[i, P - len(e):] = e
     mask[i, P - len(e):] = True
   return toks, mask
@@ -79,15 +80,16 @@ class Evaluator:
   def __init__(self, model_config, tokenizer: Tokenizer, examples: Sequence[dict],
                accuracy_reward: str, max_new_tokens: int, batch_size: int, k: int = 0,
                k_problems: int = 0, temperature: float = 1.0, mesh=None, seed: int = 0,
-               stop_ids: Sequence[int] = (), prompt_len: int | None = None):
+               stop=None, prompt_len: int | None = None):
     self.tok, self.examples = tokenizer, list(examples)
     self.batch_size, self.k, self.seed = batch_size, k, seed
     self.k_examples = self.examples[:k_problems] if k else []
     self.spec = rewards_registry.RewardSpec(accuracy_reward, 1.0, {})
-    self.stop_ids = tuple(stop_ids)
+    # `stop`: anything with .ids and .sequences (train.setup.StopTokens); None stops on eos.
+    stop_ids, stop_seqs = (stop.ids, stop.sequences) if stop is not None else ((), ())
     limit = tokenizer.vocab_size if tokenizer.vocab_size < model_config.vocab_size else 0
     base = dict(max_new_tokens=max_new_tokens, eos_id=tokenizer.eos_id, pad_id=tokenizer.pad_id,
-                stop_token_ids=self.stop_ids, vocab_limit=limit)
+                stop_token_ids=stop_ids, stop_sequences=stop_seqs, vocab_limit=limit)
     self.greedy = Sampler(model_config, SamplerConfig(temperature=0.0, n=1, **base), mesh)
     self.sampled = (Sampler(model_config, SamplerConfig(temperature=temperature, n=k, **base),
                             mesh) if k else None)

@@ -30,6 +30,7 @@ def base_config():
   c.data.knobs = ml_collections.ConfigDict()  # Source-specific options (difficulty, seed...).
   c.data.train_split = "train"
   c.data.eval_split = "test"
+  c.data.eval_source = ""  # Held-out source if different (e.g. train gsm8k, eval math500).
   c.data.max_prompt_len = 32  # Prompt tokens; longer prompts are skipped and counted.
 
   c.sampler = ml_collections.ConfigDict()
@@ -38,7 +39,7 @@ def base_config():
   c.sampler.temperature = 1.0  # Rollout temperature (1.0 keeps pi_old = the model).
   c.sampler.top_p = 1.0
   c.sampler.top_k = 0
-  c.sampler.stop_strings = ("</answer>",)  # Ends a completion (tokenised; must be 1 token).
+  c.sampler.stop_strings = ("</answer>",)  # End a completion (one token, or a token sequence).
 
   c.rl = ml_collections.ConfigDict()
   c.rl.algorithm = "grpo"  # grpo, dr_grpo, dapo, gspo, rloo, reinforce_pp, ppo.

@@ -89,11 +89,12 @@ def train_and_evaluate(config, workdir: str) -> dict:
       value_optimizer=value_optimizer)
 
   data = setup_lib.build_data(config, tok)
-  stop_ids = setup_lib.stop_token_ids(config, tok)
-  sampler = Sampler(model_config, setup_lib.sampler_config(config, tok, stop_ids, model_config), mesh, rules)
+  stop = setup_lib.stop_tokens(config, tok)
+  sampler = Sampler(model_config, setup_lib.sampler_config(config, tok, stop, model_config),
+                    mesh, rules)
   evaluator = Evaluator(model_config, tok, data.eval_examples, config.eval.accuracy_reward,
                         T, config.eval.batch_size, config.eval.k, config.eval.k_problems,
-                        mesh=mesh, seed=config.seed, stop_ids=stop_ids,
+                        mesh=mesh, seed=config.seed, stop=stop,
                         prompt_len=config.data.max_prompt_len)
   specs = setup_lib.reward_specs(config)
   writer = metrics_lib.MetricsWriter(workdir, jax.process_index())

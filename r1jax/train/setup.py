@@ -172,32 +172,45 @@ def build_data(config, tokenizer, process_index: int | None = None,
     sft = pipeline.SFTPipeline(get(d.train_split), config.warm_start.batch_size, tokenizer,
                                config.warm_start.max_len, config.seed + 1, process_index=pi,
                                process_count=pc)
-  eval_examples = pipeline.first_examples(get(d.eval_split), config.eval.num_problems)
+  eval_source = sources.get_source(d.eval_source or d.source, d.data_dir or None, d.eval_split,
+                                   d.template, **(knobs if not d.eval_source else {}))
+  eval_examples = pipeline.first_examples(eval_source, config.eval.num_problems)
   return Data(rl, sft, eval_examples)
 
 
-def stop_token_ids(config, tokenizer) -> tuple[int, ...]:
-  """Stop strings must each be a single token of the tokenizer (exact on device)."""
-  ids = []
+class StopTokens(NamedTuple):
+  ids: tuple[int, ...]  # Stop strings that are one token (exact).
+  sequences: tuple[tuple[int, ...], ...]  # Multi-token stop strings, as the tokenizer spells them.
+
+
+def stop_tokens(config, tokenizer) -> StopTokens:
+  """config.sampler.stop_strings as token ids, or as id sequences where one token won't do.
+
+  A multi-token stop string is matched as its standalone tokenisation; in context a BPE
+  tokenizer may spell it differently, in which case the row runs on to eos or the budget and
+  grading still reads the first answer.
+  """
+  ids, seqs = [], []
   for s in config.sampler.stop_strings:
     i = tokenizer.token_to_id(s)
-    if i is None:
-      enc = tokenizer.encode(s)
-      if len(enc) != 1:
-        _fail("sampler.stop_strings", f"{s!r} is not a single token of this tokenizer "
-              f"(encodes to {enc}); use a special token")
-      i = enc[0]
-    ids.append(int(i))
-  return tuple(ids)
+    enc = [i] if i is not None else tokenizer.encode(s)
+    if not enc:
+      _fail("sampler.stop_strings", f"{s!r} encodes to no tokens")
+    if len(enc) == 1:
+      ids.append(int(enc[0]))
+    else:
+      seqs.append(tuple(int(t) for t in enc))
+  return StopTokens(tuple(ids), tuple(seqs))
 
 
-def sampler_config(config, tokenizer, stop_ids, model_config) -> SamplerConfig:
+def sampler_config(config, tokenizer, stop: StopTokens, model_config) -> SamplerConfig:
   s = config.sampler
   # Padded model vocabularies (Qwen: 151936 rows, fewer tokenizer ids) must not be sampled.
   limit = tokenizer.vocab_size if tokenizer.vocab_size < model_config.vocab_size else 0
   return SamplerConfig(max_new_tokens=s.max_new_tokens, eos_id=tokenizer.eos_id,
                        pad_id=tokenizer.pad_id, temperature=s.temperature, top_p=s.top_p,
-                       top_k=s.top_k, stop_token_ids=stop_ids, n=s.group_size,
+                       top_k=s.top_k, stop_token_ids=stop.ids, stop_sequences=stop.sequences,
+                       n=s.group_size,
                        vocab_limit=limit)
 
 
