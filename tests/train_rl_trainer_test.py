@@ -90,8 +90,9 @@ def _train_rows(workdir):
   return rows
 
 
-@pytest.mark.slow
 def test_exact_resume_after_sigterm(tmp_path):
+  """6 steps straight == 3+ steps, SIGTERM (final checkpoint), then resume to 6: identical
+  params and metrics. Runs the real entry point in subprocesses (~1-2 min)."""
   straight, resumed = tmp_path / "straight", tmp_path / "resumed"
   _run_main(straight, 6)
   log = _run_main(resumed, 6, kill_after=3)
