@@ -3,10 +3,10 @@
   python experiments/sft_main.py --config=experiments/configs/sft_arith_tiny.py \
       --workdir=/tmp/r1jax/sft
   python experiments/sft_main.py --config=experiments/configs/sft_arith_tiny.py:distill \
-      --config.data.data_dir=/tmp/r1jax/rs --workdir=/tmp/r1jax/student
+      --config.sft.train_file=/tmp/r1jax/rs/data.jsonl --workdir=/tmp/r1jax/student
 
 The default trains the 'small' preset on reference traces; `:distill` trains the smaller
-'tiny' preset on the kept samples of a rejection-sampling run (data.data_dir, data.jsonl).
+'tiny' preset on the kept samples of a rejection-sampling run (sft.train_file).
 """
 from r1jax.recipe.defaults import recipe_config
 
@@ -40,9 +40,7 @@ def get_config(arg=None):
   c.eval.batch_size = 256
   if arg == "distill":
     c.model.preset = "tiny"  # The student: d_model 64, 2 layers, ~4x fewer params.
-    c.data.source = "distill"  # Rows with prompt + completion (the teacher's kept samples).
-    c.data.data_dir = ""  # Required: the rejection-sampling workdir (--config.data.data_dir).
-    c.data.knobs = dict(file="data.jsonl")  # The dataset file inside data_dir.
-    c.sft.eval_source = "arith"  # Evaluated on the teacher's held-out problems.
-    c.sft.eval_knobs = dict(difficulty="easy", min_ops=3, max_ops=3, digits=1, operators="+-")
+    # Required: the teacher's kept samples, --config.sft.train_file=<rs workdir>/data.jsonl.
+    # Evaluation stays on data.source: the teacher's held-out problems.
+    c.sft.train_file = ""
   return c

@@ -1,0 +1,38 @@
+"""Rejection sampling from a checkpoint: K samples per prompt, graded, filtered, kept as JSONL.
+
+  python experiments/rejection_sampling_main.py \
+      --config=experiments/configs/rs_arith_tiny.py \
+      --config.model.init_checkpoint=/tmp/r1jax/sft/model --workdir=/tmp/r1jax/rs
+  # No gold answers: label by majority vote (self-consistency) with a confidence threshold.
+  python experiments/rejection_sampling_main.py \
+      --config=experiments/configs/rs_arith_tiny.py:majority \
+      --config.model.init_checkpoint=/tmp/r1jax/sft/model --workdir=/tmp/r1jax/rs_majority
+
+The dataset is <workdir>/data.jsonl with dataset_info.json (provenance, counts); it is
+finished only once <workdir>/COMPLETE exists, and rerunning the same command after an
+interruption resumes it. The run is r1jax.recipe.rejection_sampling.run_from_config.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags, logging  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "The dataset directory.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+  del argv
+  if not flags.FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO.
+  from r1jax.recipe import rejection_sampling  # Imported after flag parsing.
+  rejection_sampling.run_from_config(_CONFIG.value, _WORKDIR.value)
+
+
+if __name__ == "__main__":
+  app.run(main)

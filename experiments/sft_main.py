@@ -1,0 +1,35 @@
+"""Supervised fine-tuning and distillation from a config; writes an orbax model checkpoint.
+
+  python experiments/sft_main.py --config=experiments/configs/sft_arith_tiny.py \
+      --workdir=/tmp/r1jax/sft
+  # Distillation: SFT a student on a rejection-sampling dataset written by a teacher.
+  python experiments/sft_main.py --config=experiments/configs/sft_arith_tiny.py:distill \
+      --config.sft.train_file=/tmp/r1jax/rs/data.jsonl --workdir=/tmp/r1jax/student
+
+The model goes to <workdir>/model (use it as --config.model.init_checkpoint elsewhere);
+rerunning the same command resumes an interrupted run. The run is r1jax.recipe.sft.run.
+"""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from absl import app, flags, logging  # noqa: E402
+from ml_collections import config_flags  # noqa: E402
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.",
+                                          lock_config=True)
+_WORKDIR = flags.DEFINE_string("workdir", None, "The model, checkpoints and results go here.")
+flags.mark_flags_as_required(["config", "workdir"])
+
+
+def main(argv):
+  del argv
+  if not flags.FLAGS["verbosity"].present:
+    logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO.
+  from r1jax.recipe import sft  # Imported after flag parsing (keeps --help fast).
+  sft.run(_CONFIG.value, _WORKDIR.value)
+
+
+if __name__ == "__main__":
+  app.run(main)

@@ -1,0 +1,178 @@
+"""Supervised fine-tuning runs: cold start, distillation, expert-iteration rounds; resumable.
+
+`finetune` trains from given params on a source (synthetic traces, a distillation JSONL, a
+rejection-sampling dataset) with `train_sft`, saving the state and the data position every
+`checkpoint_every` steps so a rerun continues exactly. `save_model` publishes a model-only
+orbax directory atomically (written beside, then renamed), so a directory that exists is
+whole. `run` is the sft_main command.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import shutil
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+
+from r1jax import sharding
+from r1jax.data import pipeline as pipeline_lib
+from r1jax.data import sources
+from r1jax.eval.evaluate import Evaluator
+from r1jax.models import orbax_io
+from r1jax.recipe import runtime, shards
+from r1jax.train import checkpoint as ckpt_lib
+from r1jax.train import setup as setup_lib
+from r1jax.train import sft_trainer
+from r1jax.train.state import TrainState, make_optimizer, state_shardings
+
+
+@dataclasses.dataclass(frozen=True)
+class SFTConfig:
+  steps: int
+  batch_size: int
+  max_len: int  # Prompt + completion + eos tokens; longer examples are skipped and counted.
+  lr: float
+  schedule: str = "cosine"
+  warmup_steps: int = 0
+  weight_decay: float = 0.0
+  grad_clip: float = 1.0
+  pack: bool = False
+  checkpoint_every: int = 0  # Steps between resumable saves; 0 saves nothing midway.
+  log_every: int = 50
+  seed: int = 0
+
+  @classmethod
+  def from_config(cls, c) -> "SFTConfig":
+    return cls(**{f.name: getattr(c, f.name) for f in dataclasses.fields(cls)})
+
+
+def _initial_state(params, optimizer, mesh, model_config, rules):
+  """A fresh TrainState around a COPY of `params` (the SFT step donates its state, and expert
+  iteration restarts every round from the same initial params)."""
+  def init(p):
+    p = jax.tree.map(jnp.copy, p)
+    return TrainState(step=jnp.zeros((), jnp.int32), params=p, opt_state=optimizer.init(p),
+                      rng=jax.random.key_data(jax.random.key(0)))
+  if mesh is None:
+    return jax.jit(init)(params), None
+  shardings = state_shardings(jax.eval_shape(init, params), mesh,
+                              sharding.param_shardings(model_config, mesh, rules))
+  return jax.jit(init, out_shardings=shardings)(params), shardings
+
+
+def finetune(params, model_config, source, tokenizer, cfg: SFTConfig, *, mesh=None,
+             rules=sharding.DEFAULT_RULES, workdir=None,
+             log: Callable[[str], Any] = print):
+  """SFT from `params` for cfg.steps steps; returns the new params (`params` is untouched).
+
+  With `workdir` and cfg.checkpoint_every > 0, resumes from workdir/checkpoints.
+  """
+  if cfg.steps < 1:
+    raise ValueError(f"sft.steps must be >= 1, got {cfg.steps}")
+  pipe = pipeline_lib.SFTPipeline(source, cfg.batch_size, tokenizer, cfg.max_len, cfg.seed,
+                                  pack=cfg.pack)
+  optimizer = make_optimizer(cfg.lr, cfg.schedule, cfg.warmup_steps, cfg.steps,
+                             cfg.weight_decay, cfg.grad_clip)
+  state, shardings = _initial_state(params, optimizer, mesh, model_config, rules)
+  ckpt, start = None, 0
+  if workdir is not None and cfg.checkpoint_every > 0:
+    ckpt = ckpt_lib.Checkpointer(pathlib.Path(workdir) / "checkpoints", keep=1,
+                                 async_save=False)
+    if ckpt.latest_step() is not None:
+      abstract = jax.tree.map(
+          lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), state)
+      state, extra = ckpt.restore(abstract_state=abstract)
+      pipe.restore(extra["data"])
+      start = int(extra["sft_step"])
+      log(f"sft: resumed at step {start} from {ckpt.directory}")
+
+  chunk = cfg.checkpoint_every if ckpt is not None else cfg.steps
+  step = start
+  while step < cfg.steps:
+    n = min(chunk, cfg.steps - step)
+    log_fn = lambda i, m, done=step: log(f"sft {done + i}/{cfg.steps}: loss "
+                                         f"{m['sft/loss']:.4f} token_acc "
+                                         f"{m['sft/token_acc']:.3f}")
+    state = sft_trainer.train_sft(state, pipe, n, model_config, optimizer, mesh=mesh,
+                                  state_shardings=shardings, log_every=cfg.log_every,
+                                  log_fn=log_fn)
+    step += n
+    if ckpt is not None and step < cfg.steps:
+      ckpt.save(step, state, {"sft_step": step, "data": pipe.state()})
+  if pipe.num_skipped:
+    log(f"sft: skipped {pipe.num_skipped} examples longer than {cfg.max_len} tokens")
+  if ckpt is not None:
+    ckpt.close()
+  return state.params
+
+
+def save_model(directory, model_config, params) -> pathlib.Path:
+  """Writes a model-only orbax directory atomically: it exists only once complete."""
+  directory = pathlib.Path(directory).absolute()
+  tmp = directory.with_name(directory.name + ".partial")
+  if tmp.exists():
+    shutil.rmtree(tmp)  # Left by an interrupted save.
+  orbax_io.save_orbax(tmp, model_config, params)
+  if directory.exists():
+    shutil.rmtree(directory)
+  tmp.rename(directory)
+  return directory
+
+
+def train_source(config):
+  """sft.train_file (a distillation JSONL) if set, else data.source's train split."""
+  path = config.sft.train_file
+  if not path:
+    return runtime.source(config, config.data.train_split)
+  path = pathlib.Path(path)
+  if (path.parent / shards.MANIFEST_FILE).is_file() and not shards.is_complete(path.parent):
+    raise shards.IncompleteDatasetError(
+        f"config.sft.train_file: {path.parent} holds an unfinished dataset (no "
+        f"{shards.COMPLETE_FILE}); rerun the command that builds it")
+  return sources.ExampleList(f"distill/{path.stem}",
+                             sources.read_distillation(path, config.data.template))
+
+
+def evaluate(config, rt: runtime.Runtime, params, examples=None) -> dict:
+  """Greedy pass@1 (and pass@k / maj@k with eval.k) on `examples`, by default the first
+  eval.num_problems held-out examples (`runtime.eval_examples`)."""
+  if examples is None:
+    examples = runtime.eval_examples(config, config.eval.num_problems)
+  ev = Evaluator(rt.model_config, rt.tokenizer, examples, config.eval.accuracy_reward,
+                 config.sampler.max_new_tokens, config.eval.batch_size, config.eval.k,
+                 config.eval.k_problems, temperature=config.sampler.temperature, mesh=rt.mesh,
+                 seed=config.seed, stop=setup_lib.stop_tokens(config, rt.tokenizer))
+  with sharding.activation_sharding(rt.mesh, rt.rules):
+    return ev.evaluate(params).metrics
+
+
+def run(config, workdir, log: Callable[[str], Any] = print) -> dict:
+  """The sft_main command: SFT per config.sft on `train_source`, the model to workdir/model,
+  then greedy pass@1 on the held-out examples (eval.num_problems; 0 skips it)."""
+  workdir = pathlib.Path(workdir)
+  workdir.mkdir(parents=True, exist_ok=True)
+  train = train_source(config)  # Fails on an unfinished dataset before any compute.
+  cfg = SFTConfig.from_config(config.sft)
+  rt = runtime.load(config, require_checkpoint=False)
+  runtime.check_batch("sft.batch_size", cfg.batch_size, rt.mesh)
+  if config.eval.num_problems > 0:
+    runtime.check_batch("eval.batch_size", config.eval.batch_size, rt.mesh)
+  (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+  model_dir = workdir / "model"
+  if model_dir.is_dir():
+    log(f"{model_dir} exists: training already finished")
+    _, params = orbax_io.load_orbax(model_dir, rt.mesh, list(config.mesh.rules) or None)
+  else:
+    params = finetune(rt.params, rt.model_config, train, rt.tokenizer, cfg, mesh=rt.mesh,
+                      rules=rt.rules, workdir=workdir, log=log)
+    save_model(model_dir, rt.model_config, params)
+    log(f"model saved to {model_dir}")
+  result = {"model": str(model_dir), "start": rt.checkpoint}
+  if config.eval.num_problems > 0:
+    result["eval"] = evaluate(config, rt, params)
+    log("eval: " + ", ".join(f"{k} {v:.4f}" for k, v in result["eval"].items()))
+  shards.write_atomic(workdir / "result.json", json.dumps(result, indent=2, sort_keys=True))
+  return result

@@ -1,0 +1,360 @@
+"""Test-time scaling and thinking efficiency on one benchmark task.
+
+Shape legend: N completions, T max new tokens.
+
+For a task (a list of examples with gold answers) `evaluate_task` measures:
+  * greedy pass@1, and from n = max(ks) samples per problem the sampled mean pass@1, the
+    unbiased pass@k and maj@k for every k in ks (parallel scaling, self-consistency);
+  * token counts: completion tokens and thinking tokens (up to the end-of-thinking token);
+  * a budget-forcing sweep (s1, sequential scaling): greedy decoding with thinking capped at each
+    budget ('cap'), or also extended to it by appending "Wait" ('force'); accuracy, thinking
+    tokens used and whether every completion stayed within its budget, plus s1's Control,
+    Scaling and Performance;
+  * TIP (thought-switching penalty) on vs off, greedy;
+  * overthinking efficiency on the samples: tokens up to the first correct answer, outcome
+    efficiency xi_O and the share of tokens after the first correct answer.
+`write_report` turns the results of several tasks into eval_summary.md / .json and PNG plots
+of accuracy vs thinking budget and vs k.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import pathlib
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from r1jax import sharding
+from r1jax.data import pipeline, sources
+from r1jax.eval import metrics as eval_metrics
+from r1jax.eval import plots
+from r1jax.eval.evaluate import answer_key
+from r1jax.recipe import generation, runtime, shards
+from r1jax.rewards import length as length_lib
+from r1jax.rewards import registry as rewards_registry
+from r1jax.sampling.sampler import Sampler, SamplerConfig
+from r1jax.train import setup as setup_lib
+
+BUDGET_MODES = ("cap", "force")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+  """What to measure; token ids come from the tokenizer (see eval_main's config)."""
+  ks: tuple[int, ...] = (1, 2, 4, 8)  # maj@k / pass@k; max(ks) samples per problem; () is off.
+  temperature: float = 1.0  # Of the samples.
+  budgets: tuple[int, ...] = ()  # Thinking budgets in tokens; () is off.
+  budget_mode: str = "cap"  # 'cap' (max_think_tokens) or 'force' (min = max: wait to it).
+  think_end_id: int = -1  # The end-of-thinking token ('</think>').
+  wait_ids: tuple[int, ...] = ()  # Appended when thinking would end early ('force').
+  max_waits: int = 0
+  answer_prefix_ids: tuple[int, ...] = ()  # Appended after a forced end of thinking.
+  tip_ids: tuple[int, ...] = ()  # Thought-switch tokens; () skips the TIP comparison.
+  tip_alpha: float = 3.0
+  tip_beta: int = 600
+
+  def __post_init__(self):
+    object.__setattr__(self, "ks", tuple(sorted(set(int(k) for k in self.ks))))
+    object.__setattr__(self, "budgets", tuple(sorted(set(int(b) for b in self.budgets))))
+    if any(k < 1 for k in self.ks):
+      raise ValueError(f"test_time.ks must be >= 1, got {self.ks}")
+    if any(b < 1 for b in self.budgets):
+      raise ValueError(f"test_time.budgets must be >= 1 token, got {self.budgets}")
+    if self.budget_mode not in BUDGET_MODES:
+      raise ValueError(f"test_time.budget_mode must be one of {BUDGET_MODES}, got "
+                       f"{self.budget_mode!r}")
+    if (self.budgets or self.tip_ids) and self.think_end_id < 0:
+      raise ValueError("test_time.think_end: needed for budgets and TIP")
+    if self.budgets and self.budget_mode == "force" and (not self.wait_ids or
+                                                         self.max_waits < 1):
+      raise ValueError("test_time.wait / max_waits: 'force' needs a wait string and "
+                       "max_waits >= 1")
+
+
+def thinking_tokens(tokens_NxT: np.ndarray, lengths_N: np.ndarray, think_end_id: int
+                    ) -> np.ndarray:
+  """Tokens before the first end-of-thinking token (the whole completion if there is none);
+  counted from the first generated token, as the sampler's budget is."""
+  T = tokens_NxT.shape[1]
+  valid_NxT = np.arange(T)[None] < lengths_N[:, None]
+  hit_NxT = (tokens_NxT == think_end_id) & valid_NxT
+  return np.where(hit_NxT.any(1), hit_NxT.argmax(1), lengths_N).astype(np.int64)
+
+
+def _grade(texts: Sequence[str], examples: Sequence[dict], reward: str) -> np.ndarray:
+  res = rewards_registry.grade_batch(list(texts), list(examples),
+                                     [rewards_registry.RewardSpec(reward, 1.0, {})])
+  return res.total >= 1.0 - 1e-6
+
+
+def first_correct_tokens(tokenizer, tokens: Sequence[int], text: str, example: dict,
+                         reward: str) -> int | None:
+  """Tokens up to the end of the first answer-like span (`length.first_correct_offset`)
+  that `reward` grades correct, or None."""
+  def is_correct(span):
+    return rewards_registry.call_reward(reward, span, example, {})[0].score >= 1.0 - 1e-6
+  offset = length_lib.first_correct_offset(text, is_correct)
+  if offset is None:
+    return None
+  end = 0
+  for t, tok in enumerate(tokens):
+    end += len(tokenizer.decode([int(tok)]))
+    if end >= offset:
+      return t + 1
+  return len(tokens)
+
+
+def efficiency(tokenizer, gens: generation.Generations, examples_N: Sequence[dict],
+               reward: str) -> dict[str, float]:
+  """Overthinking metrics (arXiv 2412.21187) over the completions of `gens`."""
+  rounds, totals, firsts = [], [], []
+  for i, (text, ex) in enumerate(zip(gens.texts, examples_N)):
+    n = int(gens.lengths_N[i])
+    first = first_correct_tokens(tokenizer, gens.tokens_NxT[i, :n], text, ex, reward)
+    rounds.append([] if first is None else [(first, True)])
+    totals.append(n)
+    if first is not None:
+      firsts.append(first)
+  return {"outcome_efficiency": eval_metrics.outcome_efficiency(rounds, totals),
+          "tokens_to_first_correct": float(np.mean(firsts)) if firsts else math.nan,
+          "share_after_first_correct": eval_metrics.tokens_after_first_correct(rounds, totals)}
+
+
+class _Runner:
+  """Generates with variants of one base SamplerConfig on fixed examples."""
+
+  def __init__(self, params, model_config, tokenizer, examples, base: SamplerConfig,
+               batch_size: int, prompt_len: int, seed: int, mesh, rules):
+    self.params, self.model_config, self.tok = params, model_config, tokenizer
+    self.examples, self.base = list(examples), base
+    self.batch_size, self.prompt_len, self.seed = batch_size, prompt_len, seed
+    self.mesh, self.rules = mesh, rules
+
+  def __call__(self, salt: int, **overrides) -> generation.Generations:
+    cfg = dataclasses.replace(self.base, **overrides)
+    sampler = Sampler(self.model_config, cfg, self.mesh, self.rules)
+    return generation.generate(sampler, self.params, self.tok, self.examples, self.batch_size,
+                               self.prompt_len, self.seed, salt)
+
+
+def _parallel(run: _Runner, tokenizer, examples, s: Settings, reward: str):
+  """pass@k and maj@k over ks from max(ks) samples per problem, and efficiency on them."""
+  P, n = len(examples), s.ks[-1]
+  smp = run(1, temperature=s.temperature, n=n)
+  examples_N = [e for e in examples for _ in range(n)]
+  correct = _grade(smp.texts, examples_N, reward).reshape(P, n).tolist()
+  answers = [[answer_key(smp.texts[i]) for i in smp.group(p)] for p in range(P)]
+  rows = [{"k": k, "pass@k": eval_metrics.mean_pass_at_k(correct, k),
+           "maj@k": eval_metrics.maj_at_k(answers, correct, k)} for k in s.ks]
+  m = {"sampled/pass@1": float(np.mean(correct)), "sampled/tokens": float(smp.lengths_N.mean())}
+  for row in rows:
+    m[f"sampled/pass@{row['k']}"], m[f"sampled/maj@{row['k']}"] = row["pass@k"], row["maj@k"]
+  m.update({f"efficiency/{k}": v
+            for k, v in efficiency(tokenizer, smp, examples_N, reward).items()})
+  return rows, m
+
+
+def _sequential(run: _Runner, examples, s: Settings, reward: str, log):
+  """The budget-forcing sweep (greedy) and s1's Control, Scaling and Performance."""
+  rows = []
+  for b in s.budgets:
+    force = (dict(min_think_tokens=b, wait_ids=s.wait_ids, max_waits=s.max_waits)
+             if s.budget_mode == "force" else {})
+    g = run(0, temperature=0.0, n=1, think_end_id=s.think_end_id, max_think_tokens=b,
+            answer_prefix_ids=s.answer_prefix_ids, **force)
+    think = thinking_tokens(g.tokens_NxT, g.lengths_N, s.think_end_id)
+    rows.append({"budget": b, "accuracy": float(_grade(g.texts, examples, reward).mean()),
+                 "thinking_mean": float(think.mean()), "thinking_max": int(think.max()),
+                 "within_budget": float((think <= b).mean()),
+                 "tokens": float(g.lengths_N.mean()), "waits_mean": float(g.num_waits_N.mean())})
+    log(f"budget {b}: accuracy {rows[-1]['accuracy']:.4f}, thinking {think.mean():.1f} "
+        f"tokens (max {think.max()})")
+  # Control on the worst completion of each setting; Scaling on the mean thinking tokens.
+  m = {"s1/control": eval_metrics.s1_control([r["budget"] for r in rows],
+                                             [r["thinking_max"] for r in rows]),
+       "s1/performance": max(r["accuracy"] for r in rows)}
+  if len({r["thinking_mean"] for r in rows}) >= 2:
+    m["s1/scaling"] = eval_metrics.s1_scaling([r["thinking_mean"] for r in rows],
+                                              [r["accuracy"] for r in rows])
+  return rows, m
+
+
+def evaluate_task(name: str, params, model_config, tokenizer, examples: Sequence[dict],
+                  base: SamplerConfig, s: Settings, accuracy_reward: str, batch_size: int,
+                  prompt_len: int, seed: int = 0, mesh=None, rules=sharding.DEFAULT_RULES,
+                  log: Callable[[str], Any] = print) -> dict:
+  """Every measurement of the module docstring for one task; a JSON-able dict with
+  'metrics' (flat), 'k_sweep', 'budget_sweep' (rows) and 'tip' ({'off': .., 'on': ..})."""
+  if not examples:
+    raise ValueError(f"{name}: no examples")
+  run = _Runner(params, model_config, tokenizer, examples, base, batch_size, prompt_len, seed,
+                mesh, rules)
+  g = run(0, temperature=0.0, n=1)
+  m = {"num_problems": len(examples),
+       "greedy/pass@1": float(_grade(g.texts, examples, accuracy_reward).mean()),
+       "greedy/tokens": float(g.lengths_N.mean())}
+  if s.think_end_id >= 0:
+    m["greedy/thinking_tokens"] = float(
+        thinking_tokens(g.tokens_NxT, g.lengths_N, s.think_end_id).mean())
+  out = {"task": name, "metrics": m, "k_sweep": [], "budget_sweep": [], "tip": {}}
+  log(f"{name}: greedy pass@1 {m['greedy/pass@1']:.4f} over {len(examples)} problems")
+  if s.ks:
+    out["k_sweep"], more = _parallel(run, tokenizer, examples, s, accuracy_reward)
+    m.update(more)
+  if s.budgets:
+    out["budget_sweep"], more = _sequential(run, examples, s, accuracy_reward,
+                                            lambda msg: log(f"{name}: {msg}"))
+    m.update(more)
+  if s.tip_ids:
+    gt = run(0, temperature=0.0, n=1, tip_token_ids=s.tip_ids, tip_alpha=s.tip_alpha,
+             tip_beta=s.tip_beta)
+    out["tip"] = {"off": {"accuracy": m["greedy/pass@1"], "tokens": m["greedy/tokens"]},
+                  "on": {"accuracy": float(_grade(gt.texts, examples, accuracy_reward).mean()),
+                         "tokens": float(gt.lengths_N.mean())}}
+    m["tip/pass@1"], m["tip/tokens"] = out["tip"]["on"]["accuracy"], out["tip"]["on"]["tokens"]
+  return out
+
+
+def _fmt(v) -> str:
+  if isinstance(v, float):
+    return "nan" if math.isnan(v) else f"{v:.4f}"
+  return str(v)
+
+
+def _table(head: Sequence[str], rows: Sequence[Sequence]) -> list[str]:
+  return (["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+          + ["| " + " | ".join(_fmt(c) for c in r) + " |" for r in rows])
+
+
+def markdown(results: Sequence[dict]) -> str:
+  lines = []
+  for res in results:
+    m = res["metrics"]
+    lines += [f"## {res['task']}", ""] + _table(["metric", "value"], list(m.items())) + [""]
+    if res["k_sweep"]:
+      lines += ["Parallel scaling (samples per problem):", ""]
+      lines += _table(["k", "pass@k", "maj@k"],
+                      [(r["k"], r["pass@k"], r["maj@k"]) for r in res["k_sweep"]]) + [""]
+    if res["budget_sweep"]:
+      lines += ["Sequential scaling (budget forcing, greedy):", ""]
+      lines += _table(["budget", "accuracy", "thinking mean", "thinking max", "within budget",
+                       "tokens", "waits"],
+                      [(r["budget"], r["accuracy"], r["thinking_mean"], r["thinking_max"],
+                        r["within_budget"], r["tokens"], r["waits_mean"])
+                       for r in res["budget_sweep"]]) + [""]
+    if res["tip"]:
+      lines += ["TIP (greedy):", ""]
+      lines += _table(["TIP", "accuracy", "tokens"],
+                      [(k, v["accuracy"], v["tokens"]) for k, v in res["tip"].items()]) + [""]
+  return "\n".join(lines)
+
+
+def _json_safe(x):
+  """NaN (a metric with nothing to average) becomes null: strict JSON."""
+  if isinstance(x, float) and math.isnan(x):
+    return None
+  if isinstance(x, dict):
+    return {k: _json_safe(v) for k, v in x.items()}
+  if isinstance(x, list):
+    return [_json_safe(v) for v in x]
+  return x
+
+
+def write_report(results: Sequence[dict], out_dir) -> dict[str, pathlib.Path]:
+  """eval_summary.md, eval_summary.json and per task budget_<task>.png, scaling_<task>.png."""
+  out_dir = pathlib.Path(out_dir)
+  out_dir.mkdir(parents=True, exist_ok=True)
+  paths = {"markdown": out_dir / "eval_summary.md", "json": out_dir / "eval_summary.json"}
+  for res in results:
+    slug = res["task"].replace("/", "_")
+    if res["budget_sweep"]:
+      sweep = res["budget_sweep"]
+      paths[f"budget_{slug}"] = plots.plot_budget_curve(
+          [r["budget"] for r in sweep], [r["accuracy"] for r in sweep],
+          out_dir / f"budget_{slug}.png",
+          title=f"{res['task']}: accuracy vs thinking budget (budget forcing)")
+    if res["k_sweep"]:
+      ks = [r["k"] for r in res["k_sweep"]]
+      paths[f"scaling_{slug}"] = plots.plot_scaling_curve(
+          ks, {"maj@k": [r["maj@k"] for r in res["k_sweep"]],
+               "pass@k": [r["pass@k"] for r in res["k_sweep"]]},
+          out_dir / f"scaling_{slug}.png", title=f"{res['task']}: accuracy vs samples")
+  shards.write_atomic(paths["json"], json.dumps(_json_safe(list(results)), indent=2,
+                                               sort_keys=True, allow_nan=False))
+  shards.write_atomic(paths["markdown"], markdown(results) + "\n")
+  return paths
+
+
+def settings_from(config, tokenizer) -> Settings:
+  """Settings from the config's test_time section; strings become token ids."""
+  t = config.test_time
+  ids = lambda text: tuple(tokenizer.encode(text)) if text else ()
+  try:
+    return Settings(
+        ks=tuple(t.ks), temperature=t.temperature, budgets=tuple(t.budgets),
+        budget_mode=t.budget_mode,
+        think_end_id=(runtime.single_token(tokenizer, t.think_end, "test_time.think_end")
+                      if t.think_end else -1),
+        wait_ids=ids(t.wait), max_waits=t.max_waits, answer_prefix_ids=ids(t.answer_prefix),
+        tip_ids=tuple(runtime.single_token(tokenizer, w, "test_time.tip_strings")
+                      for w in t.tip_strings),
+        tip_alpha=t.tip_alpha, tip_beta=t.tip_beta)
+  except ValueError as e:
+    raise setup_lib.ConfigError(f"config.{e}") from e
+
+
+def tasks_from(config) -> list[tuple[str, list[dict]]]:
+  """(name, examples): the held-out task (`runtime.eval_examples`), then each of
+  test_time.benchmarks (read from data.data_dir, split 'test'); test_time.num_problems each."""
+  n = config.test_time.num_problems
+  tasks = [(runtime.eval_task_name(config), runtime.eval_examples(config, n))]
+  for name in config.test_time.benchmarks:
+    src = sources.get_source(name, config.data.data_dir or None, "test", config.data.template)
+    tasks.append((f"{name}/test", pipeline.first_examples(src, n if n > 0 else None)))
+  return tasks
+
+
+def run_from_config(config, workdir, log: Callable[[str], Any] = print) -> list[dict]:
+  """The eval_main command: every task of `tasks_from`, then `write_report` into workdir.
+
+  Finished tasks are kept in workdir/tasks/ and skipped on a rerun (after an interruption);
+  a task file written under other settings is refused.
+  """
+  workdir = pathlib.Path(workdir)
+  if config.eval.accuracy_reward not in rewards_registry.REWARDS:
+    raise setup_lib.ConfigError(f"config.eval.accuracy_reward: unknown reward "
+                                f"{config.eval.accuracy_reward!r}")
+  rt = runtime.load(config)
+  s = settings_from(config, rt.tokenizer)
+  base = runtime.sampler_config(config, rt.tokenizer, rt.model_config, n=1)
+  runtime.check_batch("test_time.batch_size", config.test_time.batch_size, rt.mesh)
+  (workdir / "tasks").mkdir(parents=True, exist_ok=True)
+  results = []
+  for name, examples in tasks_from(config):
+    key = shards.fingerprint({
+        "checkpoint": rt.checkpoint, "settings": dataclasses.asdict(s),
+        "sampler": dataclasses.asdict(base), "seed": config.seed,
+        "reward": config.eval.accuracy_reward, "batch_size": config.test_time.batch_size,
+        "examples": [[e["id"], e["prompt"], e.get("answer")] for e in examples]})
+    path = workdir / "tasks" / (name.replace("/", "_") + ".json")
+    if path.is_file():
+      saved = json.loads(path.read_text())
+      if saved["fingerprint"] != key:
+        raise ValueError(f"{path}: results of other settings or another checkpoint; use a new "
+                         f"workdir")
+      log(f"{name}: already evaluated ({path})")
+      results.append(saved["result"])
+      continue
+    res = evaluate_task(name, rt.params, rt.model_config, rt.tokenizer, examples, base, s,
+                        config.eval.accuracy_reward, config.test_time.batch_size,
+                        generation.prompt_length(rt.tokenizer, examples), config.seed,
+                        rt.mesh, rt.rules, log)
+    shards.write_atomic(path, json.dumps(_json_safe({"fingerprint": key, "result": res}),
+                                         allow_nan=False))
+    results.append(res)
+  paths = write_report(results, workdir)
+  log("\n" + markdown(results))
+  log("written: " + ", ".join(str(p) for p in paths.values()))
+  return results

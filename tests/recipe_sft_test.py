@@ -1,0 +1,65 @@
+"""SFT runs: exact resume after an interruption, untouched input params, atomic model saves,
+refusal of an unfinished distillation dataset."""
+import jax
+import numpy as np
+import pytest
+import recipe_toy
+
+from r1jax.models import orbax_io
+from r1jax.recipe import sft, shards
+from r1jax.recipe.defaults import recipe_config
+from r1jax.sharding import init_params
+
+CFG = sft.SFTConfig(steps=8, batch_size=8, max_len=24, lr=3e-3, warmup_steps=2,
+                    checkpoint_every=4, log_every=2)
+
+
+def _finetune(params, workdir, log=lambda m: None):
+  return sft.finetune(params, recipe_toy.MODEL, recipe_toy.source("train"), recipe_toy.TOKENIZER,
+                      CFG, workdir=workdir, log=log)
+
+
+def test_interrupted_sft_resumes_exactly_and_leaves_its_input_alone(tmp_path):
+  params = init_params(recipe_toy.MODEL, jax.random.key(1))
+  before = jax.tree.map(np.asarray, params)
+  straight = _finetune(params, tmp_path / "straight")
+
+  def stop_at_6(msg):
+    if msg.startswith("sft 6/8"):
+      raise KeyboardInterrupt
+
+  with pytest.raises(KeyboardInterrupt):
+    _finetune(params, tmp_path / "resumed", log=stop_at_6)
+  messages = []
+  resumed = _finetune(params, tmp_path / "resumed", log=messages.append)
+  assert messages[0].startswith("sft: resumed at step 4")
+  for a, b in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed)):
+    np.testing.assert_array_equal(a, b)
+  for a, b in zip(jax.tree.leaves(before), jax.tree.leaves(params)):  # Not donated away.
+    np.testing.assert_array_equal(a, b)
+  assert any(not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(before),
+                                                       jax.tree.leaves(straight)))
+
+
+def test_save_model_is_atomic_and_loads_back(tmp_path):
+  params = init_params(recipe_toy.MODEL, jax.random.key(2))
+  (tmp_path / "model.partial").mkdir()  # Left by an interrupted save: replaced.
+  path = sft.save_model(tmp_path / "model", recipe_toy.MODEL, params)
+  assert not (tmp_path / "model.partial").exists()
+  config, loaded = orbax_io.load_orbax(path)
+  assert config == recipe_toy.MODEL
+  for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(loaded)):
+    np.testing.assert_array_equal(a, b)
+
+
+def test_train_file_must_be_a_finished_dataset(tmp_path):
+  c = recipe_config()
+  c.sft.train_file = str(tmp_path / shards.DATA_FILE)
+  (tmp_path / shards.MANIFEST_FILE).write_text("{}")
+  (tmp_path / shards.DATA_FILE).write_text(
+      '{"prompt": "1+1\\n", "completion": "<answer>2</answer>", "answer": "2"}\n')
+  with pytest.raises(shards.IncompleteDatasetError, match="config.sft.train_file"):
+    sft.train_source(c)
+  (tmp_path / shards.COMPLETE_FILE).write_text("x\n")
+  src = sft.train_source(c)
+  assert len(src) == 1 and src[0]["completion"] == "<answer>2</answer>"
