@@ -3,7 +3,8 @@
   python experiments/grpo_main.py --config=experiments/configs/arith_tiny.py \
       --workdir=/tmp/r1jax/arith_tiny [--config.rl.algorithm=dr_grpo]
 
-Only flags are parsed here; the run is r1jax.train.rl_trainer.train_and_evaluate.
+Only flags are parsed here; the run is r1jax.train.rl_trainer.train_and_evaluate. Multi-host:
+run the same command on every host (launch/ has TPU VM and SLURM scripts; BUILD.md).
 """
 import os
 import sys
@@ -22,8 +23,10 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   del argv
-  from r1jax.train import rl_trainer  # Imported after flag parsing (keeps --help fast).
-  rl_trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  from r1jax import distributed  # Imported after flag parsing (keeps --help fast).
+  from r1jax.train import rl_trainer
+  with distributed.fail_fast():  # Multi-process: one failure stops every process promptly.
+    rl_trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import pytest
 
 from r1jax.data import (ExampleList, Mixture, RLPromptPipeline, SFTPipeline, SyntheticSource,
                         first_examples, get_source)
+from r1jax.data.pipeline import reshard_states
 from r1jax.tokenizers import char_tokenizer_for_math
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -76,7 +77,9 @@ def test_resume_in_new_process(tmp_path):
   rl_after, sft_after = resume_pipelines()
   read_batches(rl_after, sft_after, 7)
   assert rl_after.num_skipped > 0  # The skip path is part of what resumed exactly.
-  assert rl_after.state()["stream"]["components"][0]["epoch"] >= 1  # And an epoch boundary.
+  # And an epoch boundary: process 1 of 2 reads blocks of 2 (positions 2-3, 6-7, 10-11,
+  # 14-15, ...), so 7 reads of the 13-example arith component reach into its 2nd epoch.
+  assert rl_after.state()["stream"]["components"][0]["reads"] >= 7
 
 
 def test_rl_batch_layout():
@@ -128,17 +131,17 @@ def test_long_prompts_are_skipped_and_counted():
     RLPromptPipeline(source, 2, TOK, 3, seed=0).next()
 
 
-def test_per_host_shards_deal_the_global_batch_round_robin():
-  source = arith(32)
+@pytest.mark.parametrize("size", [32, 37])  # Whole epochs of batches, and a ragged end.
+def test_per_host_shards_concatenate_to_the_single_host_batch(size):
+  source = arith(size)
   single = RLPromptPipeline(source, 8, TOK, 32, seed=7)
   hosts = [RLPromptPipeline(source, 8, TOK, 32, seed=7, process_index=p, process_count=4)
            for p in range(4)]
-  for _ in range(4):  # One epoch.
+  for _ in range(4):  # One epoch of 32.
     full = [ex["id"] for ex in single.next().examples]
     local = [[ex["id"] for ex in h.next().examples] for h in hosts]
     assert all(len(ids) == 2 for ids in local)
-    for p in range(4):
-      assert local[p] == full[p::4]
+    assert sum(local, []) == full  # Process p holds rows [2p, 2p + 2) of the global batch.
   with pytest.raises(ValueError, match="multiple of process_count"):
     RLPromptPipeline(source, 6, TOK, 32, seed=7, process_index=0, process_count=4)
 
@@ -217,3 +220,43 @@ def test_sft_needs_a_completion_and_restore_checks_identity():
     SFTPipeline(arith(8), 2, TOK, 64, seed=1).restore(state)
   with pytest.raises(ValueError, match="pack"):
     SFTPipeline(arith(8), 2, TOK, 64, seed=0, pack=True).restore(state)
+
+
+@pytest.mark.parametrize("before,after", [(2, 1), (1, 4), (4, 2)])
+def test_states_reshard_to_another_process_count(before, after):
+  source = arith(23)  # Not a multiple of the batch: resuming crosses a ragged epoch end.
+  make = lambda p, n: RLPromptPipeline(source, 8, TOK, 32, seed=3, process_index=p,
+                                       process_count=n)
+  single = make(0, 1)
+  expected = [[ex["id"] for ex in single.next().examples] for _ in range(5)]
+  old = [make(p, before) for p in range(before)]
+  for _ in range(2):
+    for h in old:
+      h.next()
+  states = reshard_states([h.state() for h in old], after)
+  new = [make(p, after) for p in range(after)]
+  for h, st in zip(new, states):
+    h.restore(st)
+  for k in range(2, 5):  # Batches 3-5 cross the end of the 23-example epoch.
+    got = sum(([ex["id"] for ex in h.next().examples] for h in new), [])
+    assert got == expected[k], k
+
+
+def test_reshard_refuses_what_it_cannot_map():
+  source = arith(40)
+  hosts = [RLPromptPipeline(source, 4, TOK, 32, seed=3, process_index=p, process_count=2)
+           for p in range(2)]
+  hosts[0].next()  # Only process 0 advanced: the positions differ.
+  with pytest.raises(ValueError, match="differ"):
+    reshard_states([h.state() for h in hosts], 1)
+  with pytest.raises(ValueError, match="process 1 of 2"):
+    reshard_states([hosts[1].state(), hosts[0].state()], 1)
+  mix = get_source("mixture", None, "train", "plain",
+                   components=[("arith", 2, {"num_examples": 13}),
+                               ("countdown", 1, {"difficulty": "easy", "num_examples": 9})])
+  readers = [RLPromptPipeline(mix, 4, TOK, 47, seed=5, process_index=p, process_count=2)
+             for p in range(2)]
+  states = [r.state() for r in readers]
+  with pytest.raises(ValueError, match="mixture"):
+    reshard_states(states, 1)
+  assert reshard_states(states, 2) == states

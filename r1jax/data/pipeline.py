@@ -4,12 +4,14 @@ Shape legend: B rows per process (batch_size // process_count), P max_prompt_len
 T max_len.
 
 Order. Epoch e of an indexable source is the permutation drawn from (seed, stream, e)
-(the identity without shuffle); epochs follow one another endlessly. Process p of n reads
-positions p, p + n, p + 2n, ... of every epoch and fills its B rows from them in order; the
-global batch is the process batches concatenated in process order (what
-jax.make_array_from_process_local_data expects). So, with nothing skipped and an epoch size
-divisible by n, global step k holds epoch positions [k * batch_size, (k + 1) * batch_size),
-dealt round-robin: row r of process p is position k * batch_size + r * n + p.
+(the identity without shuffle); epochs follow one another endlessly, and position i of that
+endless sequence is example perm_{i // size}[i % size]. Positions are dealt to the n processes
+in blocks of B: process p reads blocks p, p + n, p + 2n, ... and fills its B rows from them in
+order; the global batch is the process batches concatenated in process order (what
+jax.make_array_from_process_local_data expects). So, with nothing skipped, global step k holds
+positions [k * batch_size, (k + 1) * batch_size) in order whatever n is: row r of process p is
+position k * batch_size + p * B + r, and a run on n hosts sees exactly the batches of a run on
+one, across epoch ends too.
 A `Mixture` draws a component for draw d of process p from Random(f'{seed}/{stream}/{p}/{d}')
 by rate and takes that component's next example (each component is its own stream as above).
 
@@ -20,7 +22,8 @@ is skipped in a row, the pipeline raises.
 Resume. `state()` is a JSON-serialisable dict of this process's position; `restore(state)` on
 a pipeline built with the same arguments continues with exactly the batches an uninterrupted
 run would have produced. Positions differ per process: in a multi-host run every process
-saves and restores its own state.
+saves and restores its own state. `reshard_states` maps the states of n processes onto m
+when the positions allow it (see there), so a run can resume on a different number of hosts.
 """
 from __future__ import annotations
 
@@ -46,26 +49,31 @@ def first_examples(source, n: int | None = None) -> list[dict]:
 
 
 class _IndexStream:
-  """This process's walk over one indexable source: strided positions of shuffled epochs."""
+  """This process's walk over one indexable source: its blocks of the endless epoch sequence."""
 
   def __init__(self, source, seed: int, shuffle: bool, process_index: int,
-               process_count: int, stream: Sequence[int]):
+               process_count: int, stream: Sequence[int], block: int = 1):
     if len(source) < process_count:
       raise ValueError(f"source {source.name!r} has {len(source)} examples, fewer than the "
                        f"{process_count} processes reading it")
     self._source, self._seed, self._shuffle, self._stream = source, seed, shuffle, tuple(stream)
-    self._first, self._step = process_index, process_count
+    self._first, self._step, self._block = process_index, process_count, block
     self.epoch_size = len(source)
-    self._epoch, self._pos = 0, 0
+    self._reads = 0  # Examples this process has taken (or skipped) so far.
     self._perm, self._perm_epoch, self._peeked = None, -1, None
 
+  def _global_position(self) -> int:
+    """Position of this process's next read in the epochs laid end to end (block-dealt)."""
+    blocks, r = divmod(self._reads, self._block)
+    return (blocks * self._step + self._first) * self._block + r
+
   def _index(self) -> int:
-    offset = self._first + self._pos * self._step
+    epoch, offset = divmod(self._global_position(), self.epoch_size)
     if not self._shuffle:
       return offset
-    if self._perm_epoch != self._epoch:
-      rng = np.random.default_rng([self._seed, *self._stream, self._epoch])
-      self._perm, self._perm_epoch = rng.permutation(self.epoch_size), self._epoch
+    if self._perm_epoch != epoch:
+      rng = np.random.default_rng([self._seed, *self._stream, epoch])
+      self._perm, self._perm_epoch = rng.permutation(self.epoch_size), epoch
     return int(self._perm[offset])
 
   def peek(self) -> dict:
@@ -74,25 +82,26 @@ class _IndexStream:
     return self._peeked
 
   def advance(self):
-    self._pos += 1
+    self._reads += 1
     self._peeked = None
-    if self._first + self._pos * self._step >= self.epoch_size:
-      self._epoch, self._pos = self._epoch + 1, 0
 
   def state(self) -> dict:
-    return {"epoch": self._epoch, "pos": self._pos}
+    return {"reads": self._reads}
 
   def restore(self, state: dict):
-    self._epoch, self._pos, self._peeked = int(state["epoch"]), int(state["pos"]), None
+    if "reads" not in state:
+      raise ValueError(f"restore: stream state {state!r} is not a data position of this "
+                       "version (expected {'reads': n})")
+    self._reads, self._peeked = int(state["reads"]), None
 
 
 class _MixtureStream:
   """Draws a component per example by rate; components keep their own positions."""
 
   def __init__(self, mixture: Mixture, seed: int, shuffle: bool, process_index: int,
-               process_count: int, stream: Sequence[int]):
+               process_count: int, stream: Sequence[int], block: int = 1):
     self._children = [_make_stream(c, seed, shuffle, process_index, process_count,
-                                   (*stream, k + 1))
+                                   (*stream, k + 1), block)
                       for k, c in enumerate(mixture.components)]
     total = sum(mixture.rates)
     self._cumulative = list(itertools.accumulate(r / total for r in mixture.rates))
@@ -124,9 +133,9 @@ class _MixtureStream:
       child.restore(child_state)
 
 
-def _make_stream(source, seed, shuffle, process_index, process_count, stream=(0,)):
+def _make_stream(source, seed, shuffle, process_index, process_count, stream=(0,), block=1):
   cls = _MixtureStream if isinstance(source, Mixture) else _IndexStream
-  return cls(source, seed, shuffle, process_index, process_count, stream)
+  return cls(source, seed, shuffle, process_index, process_count, stream, block)
 
 
 class _Reader(abc.ABC):
@@ -152,7 +161,8 @@ class _Reader(abc.ABC):
     self._identity = {"kind": self._KIND, "source": source.name, "seed": seed,
                       "shuffle": shuffle, "batch_size": batch_size,
                       "process_index": process_index, "process_count": process_count}
-    self._stream = _make_stream(source, seed, shuffle, process_index, process_count)
+    self._stream = _make_stream(source, seed, shuffle, process_index, process_count,
+                                block=self.batch_size)
     self.num_skipped = 0
     self._cached: tuple[Any, Any] = (None, None)
 
@@ -199,6 +209,45 @@ class _Reader(abc.ABC):
   @abc.abstractmethod
   def next(self):
     """The next batch."""
+
+
+def reshard_states(states: Sequence[dict], process_count: int) -> list[dict]:
+  """The states of n processes' pipelines -> those of `process_count` processes.
+
+  Same count: returned as they are. Another count: possible when every process of a plain
+  source has read the same whole number of its batches, i.e. together they consumed positions
+  [0, reads * n) (true with nothing skipped, as in checkpoints taken between steps); the m new
+  processes then continue from position reads * n. Mixtures draw their components per process,
+  so their positions cannot be re-dealt: resume those on n processes.
+  """
+  n = len(states)
+  if n < 1 or process_count < 1:
+    raise ValueError(f"reshard_states: need states and process_count >= 1, got {n} states "
+                     f"and {process_count}")
+  for i, st in enumerate(states):
+    if st.get("process_index") != i or st.get("process_count") != n:
+      raise ValueError(f"reshard_states: state {i} says process {st.get('process_index')} of "
+                       f"{st.get('process_count')}; expected process {i} of {n}")
+  if process_count == n:
+    return [dict(st) for st in states]
+  streams = [st["stream"] for st in states]
+  if any(set(s) != {"reads"} for s in streams):
+    raise ValueError(f"data positions of a mixture were saved by {n} processes and can only be "
+                     f"restored by {n} (this run has {process_count})")
+  if any(s != streams[0] for s in streams):
+    raise ValueError(f"data positions differ between the {n} saving processes ({streams}), so "
+                     f"they cannot be re-dealt to {process_count}; resume with {n} processes")
+  consumed, batch = streams[0]["reads"] * n, int(states[0]["batch_size"])
+  if consumed % batch:
+    raise ValueError(f"{consumed} examples of the epoch were read by {n} processes, not whole "
+                     f"batches of {batch}; resume with {n} processes")
+  out = []
+  for p in range(process_count):
+    st = dict(states[0], process_index=p, process_count=process_count,
+              stream={"reads": consumed // process_count},
+              skipped=sum(int(s["skipped"]) for s in states) if p == 0 else 0)
+    out.append(st)
+  return out
 
 
 @dataclasses.dataclass

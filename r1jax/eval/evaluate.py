@@ -13,6 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from r1jax import distributed
 from r1jax.eval import metrics as eval_metrics
 from r1jax.rewards import registry as rewards_registry
 from r1jax.rewards.math import extract_answer
@@ -104,8 +105,10 @@ class Evaluator:
       real = len(chunk)
       chunk += [chunk[-1]] * (bs - real)  # Pad the last batch: one compiled shape.
       toks, mask = left_pad(self.tok, [e["prompt"] for e in chunk], self.prompt_len)
-      keys = example_keys(self.seed, 7919, chunk)
-      out = jax.device_get(sampler(params, toks, mask, keys))
+      # Raw key data: host values every process holds, like the prompts (multi-process runs
+      # evaluate the same global batches everywhere and fetch the whole output).
+      keys = np.asarray(jax.random.key_data(example_keys(self.seed, 7919, chunk)))
+      out = distributed.fetch(sampler(params, toks, mask, keys))
       t = completions_text(self.tok, out.tokens_NxT, out.lengths_N)
       texts += t[:real * n]
       lengths += list(out.lengths_N[:real * n])

@@ -371,6 +371,8 @@ def _check_inputs(prompt_tokens_BxP, prompt_mask_BxP, keys_B):
   if np.shape(keys_B)[:1] != tok_shape[:1]:
     raise ValueError(f"sample: keys_B {np.shape(keys_B)} needs one key per prompt "
                      f"({tok_shape[0]})")
+  if isinstance(prompt_mask_BxP, jax.Array) and not prompt_mask_BxP.is_fully_addressable:
+    return  # A multi-process global array (its rows come from pipelines, never empty).
   if not isinstance(prompt_mask_BxP, jax.core.Tracer):
     empty = np.flatnonzero(np.asarray(prompt_mask_BxP).sum(axis=1) == 0)
     if empty.size:

@@ -100,6 +100,20 @@ def base_config():
   c.mesh.tensor = 1
   c.mesh.rules = ()  # Logical axis rules as (name, mesh axes) pairs; () = defaults.
 
+  # Multi-process runs on JAX's distributed runtime (r1jax/distributed.py, BUILD.md).
+  c.distributed = ml_collections.ConfigDict()
+  c.distributed.enabled = "auto"  # auto: start it under a multi-process launcher (SLURM,
+  # Open MPI, TPU env) or with a coordinator_address; on: always (TPU pods); off: never.
+  c.distributed.coordinator_address = ""  # host:port of process 0 (explicit launches).
+  c.distributed.num_processes = 0  # With coordinator_address: how many processes in all.
+  c.distributed.process_id = -1  # With coordinator_address: this process's index.
+  c.distributed.local_device_ids = ""  # e.g. '0,1': the local devices this process uses.
+  c.distributed.initialization_timeout_s = 300  # Waiting for every process to connect.
+  c.distributed.heartbeat_timeout_s = 60  # A silent process is declared dead after this;
+  # the others then abort with a clear error instead of hanging.
+  c.distributed.shutdown_timeout_s = 60  # How long a finishing process waits for the rest.
+  c.distributed.cpu_collectives = "gloo"  # CPU devices across processes: gloo, mpi or none.
+
   c.checkpoint = ml_collections.ConfigDict()
   c.checkpoint.every = 50  # RL steps between saves (and one at the end).
   c.checkpoint.keep = 3

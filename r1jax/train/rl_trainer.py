@@ -16,7 +16,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from r1jax import sharding
+from r1jax import distributed, sharding
+from r1jax.data import pipeline as pipeline_lib
 from r1jax.eval import plots
 from r1jax.eval.evaluate import Evaluator, completions_text, example_keys
 from r1jax.rewards import registry as rewards_registry
@@ -63,17 +64,25 @@ def loss_config(config, algo) -> losses.LossConfig:
 
 
 def train_and_evaluate(config, workdir: str) -> dict:
-  """Runs (optional SFT warm start then) RL per `config`; returns the final eval metrics."""
+  """Runs (optional SFT warm start then) RL per `config`; returns the final eval metrics.
+
+  Every process of a multi-process run calls this with the same config and workdir (a shared
+  file system, or gs://); process 0 alone writes logs, summaries and plots.
+  """
   workdir = pathlib.Path(workdir)
-  workdir.mkdir(parents=True, exist_ok=True)
   setup_lib.validate_config(config)  # Bad configs fail here, before any compute.
+  distributed.initialize(config.get("distributed"))  # Before anything touches a device.
+  primary = distributed.is_primary()
+  say = print if primary else (lambda *a, **k: None)
+  workdir.mkdir(parents=True, exist_ok=True)
   algo = get_algorithm(config.rl.algorithm)
   tok = setup_lib.load_tokenizer(config)
   mesh = setup_lib.build_mesh(config)
   rules = setup_lib.build_rules(config)
   model_config, init_params_fn = setup_lib.build_model(config, tok, mesh, rules)
   setup_lib.validate_batching(config, mesh)
-  (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+  if primary:
+    (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
 
   G, B = config.sampler.group_size, config.prompts_per_step
   N, T = B * G, config.sampler.max_new_tokens
@@ -113,9 +122,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
     saved, extra = ckpt.restore(abstract_state=abstract)
     state, ref_params = saved["state"], saved["ref_params"]
     start_step = int(extra["rl_step"])
-    data.rl.restore(extra["data"])
+    data.rl.restore(_process_data_state(extra["data"]))
     eval_history = extra.get("eval_history", [])
-    print(f"Resumed from {ckpt.directory} at RL step {start_step}", flush=True)
+    say(f"Resumed from {ckpt.directory} at RL step {start_step}", flush=True)
   else:
     if config.warm_start.sft_steps > 0:
       state = _warm_start(config, state, model_config, data, mesh, state_shard, writer)
@@ -143,18 +152,23 @@ def train_and_evaluate(config, workdir: str) -> dict:
       donate_argnums=0, out_shardings=(state_shard, None) if mesh is not None else None)
   take_fn = jax.jit(lambda batch, idx: jax.tree.map(lambda x: x[idx], batch))
   ctx = lambda: sharding.activation_sharding(mesh, rules)  # A fresh context per use.
+  # Host <-> device: each process holds its own rows; global arrays are built from them.
+  rows1, rows2 = (sharding.batch_sharding(mesh, nd) for nd in (1, 2))
 
   def run_eval(step):
     with ctx():
       res = evaluator.evaluate(state.params)
     eval_history.append({"step": step, **res.metrics})
     writer.write(step, res.metrics)
-    print(f"eval @ RL step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in
+    say(f"eval @ RL step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in
                                                    res.metrics.items()), flush=True)
     return res.metrics
 
   def save(step, metrics=None):
-    extra = {"rl_step": step, "data": data.rl.state(), "eval_history": eval_history}
+    # Positions of every process's pipeline (each reads its own share of the data).
+    data_states = {"process_count": jax.process_count(),
+                   "states": distributed.allgather_json(data.rl.state())}
+    extra = {"rl_step": step, "data": data_states, "eval_history": eval_history}
     ckpt.save(step, {"state": state, "ref_params": ref_params}, extra,
               metrics=metrics if ckpt.best_metric else None, force=True)
 
@@ -175,11 +189,15 @@ def train_and_evaluate(config, workdir: str) -> dict:
       with timer("data"):
         batch = data.rl.next()
         examples = [e for e in batch.examples for _ in range(G)]
-        keys = example_keys(config.seed, step + 1, batch.examples)
+        keys = jax.random.key_data(example_keys(config.seed, step + 1, batch.examples))
+        prompts, prompt_mask, keys = (distributed.global_rows(x, rows2) for x in
+                                      (batch.prompt_tokens_BxP, batch.prompt_mask_BxP, keys))
       with timer("sampling"), ctx():
-        out = sampler(state.params, batch.prompt_tokens_BxP, batch.prompt_mask_BxP, keys)
-        host = jax.device_get({"tokens": out.tokens_NxT, "lengths": out.lengths_N,
-                               "stop": out.stop_reason_N})
+        out = sampler(state.params, prompts, prompt_mask, keys)
+        # This process's rollouts: the rows of its own prompts (prompt-major order).
+        host = {"tokens": distributed.local_rows(out.tokens_NxT),
+                "lengths": distributed.local_rows(out.lengths_N),
+                "stop": distributed.local_rows(out.stop_reason_N)}
       with ctx():
         # Dispatched before grading: the old/reference log-prob passes do not need rewards,
         # so with async dispatch the accelerator computes them while the host grades.
@@ -188,8 +206,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
           mask = mask * (1 - out.forced_mask_NxT.astype(jnp.float32))
         if config.rl.overlong_filter:
           mask = mask * (out.stop_reason_N != STOP_LENGTH)[:, None].astype(jnp.float32)
-        tokens, seg, pos = seqs_fn(batch.prompt_tokens_BxP, batch.prompt_mask_BxP,
-                                   out.tokens_NxT, out.mask_NxT)
+        tokens, seg, pos = seqs_fn(prompts, prompt_mask, out.tokens_NxT, out.mask_NxT)
         old_logp, old_values = score_fn(state.params, state.value_params, tokens, seg, pos)
         ref_logp = old_logp
         if use_ref:
@@ -199,14 +216,14 @@ def train_and_evaluate(config, workdir: str) -> dict:
         graded = rewards_registry.grade_batch(texts, examples, specs, pool=reward_pool,
                                               timeout_s=config.reward_timeout_s,
                                               num_tokens=host["lengths"])
-        step_rewards = np.zeros((N, T), np.float32)
+        step_rewards = np.zeros((len(texts), T), np.float32)
         if adv_name == "process":
           step_rewards = _step_rewards_to_tokens(tok, host["tokens"], host["lengths"],
                                                  graded.steps, T)
       with timer("update"), ctx():
         advantages, returns, mask, adv_metrics = adv_fn(
-            jnp.asarray(graded.total), mask, old_logp, ref_logp, old_values,
-            jnp.asarray(step_rewards))
+            distributed.global_rows(graded.total.astype(np.float32), rows1), mask, old_logp,
+            ref_logp, old_values, distributed.global_rows(step_rewards, rows2))
         rollouts = rl_step.Rollouts(tokens, seg, pos, mask, old_logp, ref_logp, advantages,
                                     returns, old_values)
         mb_rows = N // config.rl.num_minibatches
@@ -215,30 +232,36 @@ def train_and_evaluate(config, workdir: str) -> dict:
         for _ in range(config.rl.num_iterations):
           perm = rng.permutation(N)
           for m in range(config.rl.num_minibatches):
-            idx = jnp.asarray(np.sort(perm[m * mb_rows:(m + 1) * mb_rows]))
+            idx = np.sort(perm[m * mb_rows:(m + 1) * mb_rows]).astype(np.int32)
             state, mb_metrics = update_fn(state, take_fn(rollouts, idx), None)
             step_metrics.append(mb_metrics)
-        upd = jax.device_get(step_metrics)
+        upd = distributed.fetch(step_metrics)
         upd = {k: float(np.mean([m[k] for m in upd])) for k in upd[0]}
 
       m = {f"train/{k}" if k not in ("loss", "kl") else k: v for k, v in upd.items()}
-      m.update({f"adv/{k}": float(v) for k, v in jax.device_get(adv_metrics).items()})
-      m["reward/total"] = float(np.mean(graded.total))
+      m.update({f"adv/{k}": float(v) for k, v in distributed.fetch(adv_metrics).items()})
+      # Host-side metrics over every process's rollouts (identity with one process).
+      total = distributed.allgather_rows(graded.total)
+      m["reward/total"] = float(np.mean(total))
       for name, vals in graded.per_reward.items():
-        m[f"reward/{name}"] = float(np.mean(vals))
-      for name, count in graded.failures.items():
-        m[f"reward_failures/{name}"] = float(count)
-      m["accuracy"] = float(np.mean(graded.per_reward.get(config.eval.accuracy_reward,
-                                                          graded.total) >= 1.0 - 1e-6))
-      lengths = host["lengths"]
+        m[f"reward/{name}"] = float(np.mean(distributed.allgather_rows(vals)))
+      counts = distributed.allgather_json({"failures": dict(graded.failures),
+                                           "skipped": data.rl.num_skipped})
+      for name in graded.failures:
+        m[f"reward_failures/{name}"] = float(sum(c["failures"][name] for c in counts))
+      acc = graded.per_reward.get(config.eval.accuracy_reward)
+      acc = total if acc is None else distributed.allgather_rows(acc)
+      m["accuracy"] = float(np.mean(acc >= 1.0 - 1e-6))
+      lengths = distributed.allgather_rows(host["lengths"])
       m["response/length_mean"] = float(np.mean(lengths))
       m["response/length_max"] = float(np.max(lengths))
-      m["response/clipped_ratio"] = float(np.mean(host["stop"] == STOP_LENGTH))
+      m["response/clipped_ratio"] = float(np.mean(distributed.allgather_rows(host["stop"])
+                                                  == STOP_LENGTH))
       m.update(timer.seconds("time/"))
       dt = time.perf_counter() - t_step
       m["time/step"] = dt
       m["throughput/tokens_per_sec"] = float(np.sum(lengths)) / max(dt, 1e-9)
-      m["data/skipped_prompts"] = float(data.rl.num_skipped)
+      m["data/skipped_prompts"] = float(sum(c["skipped"] for c in counts))
 
       if not np.isfinite(m["loss"]) or not np.isfinite(m["train/grad_norm"]):
         ckpt.wait()
@@ -258,13 +281,14 @@ def train_and_evaluate(config, workdir: str) -> dict:
       if (step + 1) % config.checkpoint.every == 0 or last or preempted:
         save(step + 1, eval_metrics)  # Without eval metrics: kept while among the latest.
       if preempted:
-        print(f"SIGTERM: saved RL step {step + 1}; exiting.", flush=True)
+        say(f"SIGTERM: saved RL step {step + 1}; exiting.", flush=True)
         break
   ckpt.wait()
   ckpt.close()
   writer.close()
-  summary = _summarize(workdir, eval_history)
-  return summary
+  if not primary:
+    return _summary(eval_history)
+  return _summarize(workdir, eval_history)
 
 
 def _warm_start(config, state, model_config, data, mesh, state_shard, writer):
@@ -274,13 +298,26 @@ def _warm_start(config, state, model_config, data, mesh, state_shard, writer):
   sft_state, sft_shard = create_state(lambda r: state.params, opt, config.seed, mesh,
                                       jax.tree.map(lambda x: x.sharding, state.params)
                                       if mesh is not None else None)
+  say = print if distributed.is_primary() else (lambda *a, **k: None)
   log = lambda i, m: (writer.write(-ws.sft_steps + i, m),
-                      print(f"sft {i}/{ws.sft_steps}: loss {m['sft/loss']:.4f} "
+                      say(f"sft {i}/{ws.sft_steps}: loss {m['sft/loss']:.4f} "
                             f"token_acc {m['sft/token_acc']:.3f}", flush=True))
   sft_state = sft_trainer.train_sft(sft_state, data.sft, ws.sft_steps, model_config, opt,
                                     mesh=mesh, state_shardings=sft_shard, log_every=50,
                                     log_fn=log)
   return state.replace(params=sft_state.params)
+
+
+def _process_data_state(saved: dict) -> dict:
+  """This process's pipeline position from a checkpoint written by any number of processes."""
+  if "states" not in saved:  # Written before multi-process support: one process's state.
+    saved = {"process_count": 1, "states": [saved]}
+  states = pipeline_lib.reshard_states(saved["states"], jax.process_count())
+  return states[jax.process_index()]
+
+
+def _summary(eval_history: list[dict]) -> dict:
+  return {"start": eval_history[0], "end": eval_history[-1]} if eval_history else {}
 
 
 def _summarize(workdir: pathlib.Path, eval_history: list[dict]) -> dict:
@@ -304,4 +341,4 @@ def _summarize(workdir: pathlib.Path, eval_history: list[dict]) -> dict:
   plots.plot_curves(records,
                     ["reward/total", "accuracy", "response/length_mean", "eval/pass@1"],
                     workdir / "curves.png", title="RL: reward and accuracy")
-  return {"start": first, "end": last}
+  return _summary(eval_history)

@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import jax
 
-from r1jax import sharding
+from r1jax import distributed, sharding
 from r1jax.models import presets
 from r1jax.rewards import registry as rewards_registry
 from r1jax.rl.algorithms import get_algorithm
@@ -73,6 +73,11 @@ def validate_config(config) -> None:
           f"{N // mb} rollouts")
   if config.rl.kl_coef < 0:
     _fail("rl.kl_coef", f"must be >= 0, got {config.rl.kl_coef}")
+  if "distributed" in config:
+    try:
+      distributed.Settings.from_config(config.distributed).validate()
+    except ValueError as e:
+      _fail("distributed", str(e))
   adv = config.rl.advantage
   if adv:
     from r1jax.rl.advantages import ADVANTAGES  # pylint: disable=g-import-not-at-top
@@ -116,9 +121,17 @@ def validate_batching(config, mesh) -> None:
             "eval.batch_size": config.eval.batch_size}
   if config.warm_start.sft_steps:
     checks["warm_start.batch_size"] = config.warm_start.batch_size
+  checks["prompts_per_step * sampler.group_size (rollouts)"] = N
   for field, n in checks.items():
     if n % rows:
       _fail(field, f"{n} rows cannot be split over mesh data*fsdp = {rows} devices")
+    # Batches built from per-process rows: each process must own a block of them (eval and
+    # minibatch rows never cross the host boundary).
+    if field in ("prompts_per_step", "warm_start.batch_size") or field.endswith("(rollouts)"):
+      try:
+        distributed.check_row_layout(mesh, sharding.BATCH_AXES, n)
+      except ValueError as e:
+        _fail(field, str(e))
 
 
 def build_model(config, tokenizer, mesh, rules):

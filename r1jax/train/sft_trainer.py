@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from r1jax import sharding
+from r1jax import distributed, sharding
 from r1jax.models.transformer import ModelConfig, Transformer
 from r1jax.train.state import TrainState
 
@@ -57,12 +57,12 @@ def sft_step(state: TrainState, batch: dict, rng, *, model_config: ModelConfig,
 
 
 def batch_to_device(b, mesh) -> dict:
-  """SFTBatch (numpy) -> dict of device arrays sharded over the data axes."""
+  """SFTBatch (numpy, this process's rows) -> dict of global arrays sharded over the data axes."""
   arrays = {"tokens": b.tokens_BxT, "loss_mask": b.loss_mask_BxT,
             "segment_ids": b.segment_ids_BxT, "positions": b.positions_BxT}
   if mesh is None:
     return {k: jnp.asarray(v) for k, v in arrays.items()}
-  return {k: jax.device_put(v, sharding.batch_sharding(mesh, v.ndim))
+  return {k: distributed.global_rows(v, sharding.batch_sharding(mesh, v.ndim))
           for k, v in arrays.items()}
 
 
@@ -87,7 +87,7 @@ def train_sft(state: TrainState, pipeline, num_steps: int, model_config, optimiz
     with ctx:
       state, metrics = step_fn(state, batch, None)
     if log_fn is not None and ((i + 1) % log_every == 0 or i + 1 == num_steps):
-      m = {k: float(v) for k, v in jax.device_get(metrics).items()}
+      m = {k: float(v) for k, v in distributed.fetch(metrics).items()}
       if not np.isfinite(m["sft/loss"]):
         raise FloatingPointError(f"SFT loss is {m['sft/loss']} at SFT step {i + 1}")
       m["sft/steps_per_sec"] = (i + 1) / max(time.time() - t0, 1e-9)
