@@ -274,22 +274,3 @@ def allgather_json(obj: Any) -> list[Any]:
   padded[:data.size] = data
   rows = multihost_utils.process_allgather(padded).reshape(len(sizes), -1)
   return [json.loads(bytes(rows[p, :sizes[p]]).decode()) for p in range(len(sizes))]
-
-
-def broadcast_json(obj: Any) -> Any:
-  """Process 0's `obj` on every process (e.g. a decision only process 0 can make)."""
-  if jax.process_count() == 1:
-    return obj
-  return allgather_json(obj)[0]
-
-
-def sync(name: str) -> None:
-  """A barrier across processes (no-op for one)."""
-  if jax.process_count() > 1:
-    multihost_utils.sync_global_devices(name)
-
-
-def batch_shardings(mesh: Mesh, batch_axes, ndims: Sequence[int]) -> list[NamedSharding]:
-  """Row shardings for arrays of the given ranks."""
-  P = jax.sharding.PartitionSpec
-  return [NamedSharding(mesh, P(batch_axes, *([None] * (nd - 1)))) for nd in ndims]
