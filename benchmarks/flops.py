@@ -14,7 +14,9 @@ Forward pass, per token (all matmuls of models/transformer.py):
 Attention, per layer and sequence: the scores q.k and the weighted sum p.v each cost
 2 * N * H per (query, key) pair, so 4 * N * H * pairs, where
   pairs = T (T + 1) / 2   causal: only the keys a query may see (model FLOPs, used for MFU),
-  pairs = T * T           what a dense masked softmax computes (hardware FLOPs).
+  pairs = T * T           what a dense masked softmax computes (hardware FLOPs of the 'dense'
+                          and 'xla' kernels; cuDNN's causal flash kernel skips the masked
+                          tiles, so it does close to the causal count).
   forward(B, T) = B * (2 * W * T + 4 * L * N * H * pairs(T))
 Training: each matmul's backward computes the gradient of its input and of its weight, each
 as costly as the forward product, so a train step is 3 * forward. Rematerialisation re-runs

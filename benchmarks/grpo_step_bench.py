@@ -54,7 +54,7 @@ from train_bench import parse_mesh
 from r1jax import sharding
 from r1jax.data import pipeline, sources
 from r1jax.eval.evaluate import completions_text, example_keys
-from r1jax.models import presets
+from r1jax.models import attention, presets
 from r1jax.rewards import registry as rewards_registry
 from r1jax.rl import advantages as adv_lib
 from r1jax.rl.algorithms import get_algorithm
@@ -88,7 +88,7 @@ def load_config(args):
     c.model.preset = args.preset
     # Keep the real vocabulary: the logits are a large share of a real model's work.
     c.model.overrides.vocab_size = presets.get(args.preset).vocab_size
-  for field in ("dtype", "param_dtype"):
+  for field in ("dtype", "param_dtype", "attention_impl"):
     setattr(c.model.overrides, field, getattr(args, field))
   if args.num_layers:
     c.model.overrides.num_layers = args.num_layers
@@ -264,6 +264,7 @@ def main():
   parser.add_argument("--num_layers", type=int, default=0, help="override the depth (0 keeps)")
   parser.add_argument("--dtype", default="float32", help="compute dtype (float32, bfloat16)")
   parser.add_argument("--param_dtype", default="float32", help="parameter/optimizer dtype")
+  parser.add_argument("--attention_impl", default="auto", help="auto, dense, xla or cudnn")
   parser.add_argument("--prompts", type=int, default=0, help="prompts per step (0: config)")
   parser.add_argument("--group_size", type=int, default=0, help="samples per prompt")
   parser.add_argument("--max_new_tokens", type=int, default=0, help="completion budget")
@@ -300,7 +301,8 @@ def main():
   mc, c = step.model_config, step.config
   print(flops.run_header())
   print(f"model {c.model.preset} ({mc.num_params / 1e6:.2f}M params, L={mc.num_layers}, "
-        f"V={mc.vocab_size}, {mc.dtype} compute / {mc.param_dtype} params); "
+        f"V={mc.vocab_size}, {mc.dtype} compute / {mc.param_dtype} params, attention "
+        f"{attention.resolve_impl(mc.attention_impl, mc.dtype, mc.head_dim)}); "
         f"{c.prompts_per_step} prompts x {step.G} = {step.N} rollouts, prompt "
         f"{step.batch.prompt_tokens_BxP.shape[1]}, budget {step.T}, mean length "
         f"{lengths.mean():.1f}, decode steps {steps_run}; log-prob passes "

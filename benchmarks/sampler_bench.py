@@ -1,6 +1,7 @@
 """Prefill and decode tokens/s of the rollout sampler, with the memory-bandwidth roofline.
 
   .venv/bin/python benchmarks/sampler_bench.py                      # tiny model, CPU
+  .venv/bin/python benchmarks/sampler_bench.py --attention_impl xla   # prefill kernel
   .venv/bin/python benchmarks/sampler_bench.py --preset qwen2.5-0.5b --dtype bfloat16 \\
       --batch_sizes 1,16,64 --gen_lens 256,1024 --prompt_len 128        # on a GPU
 
@@ -10,6 +11,8 @@ time minus the prefill time. Each decode step must read every weight once and ev
 of every row (the model attends over all S = P - 1 + G slots, valid or not), so the roofline
 step time is (weight bytes + KV-cache bytes) / measured bandwidth, where the bandwidth is that
 of a large on-device copy (read + write). The fraction is roofline time / measured step time.
+`--attention_impl` picks the prefill's kernel (decode steps always use the dense one, the only
+kernel that reads the cache; see r1jax/models/attention.py).
 Prints a Markdown table.
 """
 from __future__ import annotations
@@ -23,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from r1jax import sharding
-from r1jax.models import presets
+from r1jax.models import attention, presets
 from r1jax.sampling import sampler as smp
 
 
@@ -76,17 +79,20 @@ def main():
   parser.add_argument("--gen_lens", default="32,128")
   parser.add_argument("--prompt_len", type=int, default=32)
   parser.add_argument("--repeats", type=int, default=3)
+  parser.add_argument("--attention_impl", default="auto", help="auto, dense, xla or cudnn")
   parser.add_argument("--bandwidth_mib", type=int, default=0,
                       help="size of the bandwidth probe (default: 256 on CPU, 2048 otherwise)")
   args = parser.parse_args()
 
-  mc = presets.get(args.preset, param_dtype=args.dtype, dtype=args.dtype)
+  mc = presets.get(args.preset, param_dtype=args.dtype, dtype=args.dtype,
+                   attention_impl=args.attention_impl)
   params = sharding.init_params(mc, jax.random.key(0))
   device = jax.devices()[0]
   probe_mib = args.bandwidth_mib or (256 if device.platform == "cpu" else 2048)
   bandwidth = copy_bandwidth(probe_mib << 20, args.repeats)
   print(f"device: {device.device_kind} ({device.platform}, {jax.device_count()} devices); "
-        f"preset {args.preset}, {args.dtype}, {mc.num_params / 1e6:.2f}M params; "
+        f"preset {args.preset}, {args.dtype}, {mc.num_params / 1e6:.2f}M params, prefill "
+        f"attention {attention.resolve_impl(mc.attention_impl, mc.dtype, mc.head_dim)}; "
         f"measured copy bandwidth {bandwidth / 1e9:.1f} GB/s\n")
   print("| batch | prompt | gen | prefill tok/s | decode tok/s | step ms | weights MB | "
         "KV MB/step | roofline ms | roofline fraction |")

@@ -55,8 +55,11 @@ def _left_pad(seqs, pad=0):
   return toks, mask
 
 
-def _incremental_logits(cfg, params, seqs, prompt_lens):
-  """Prefill each row's prompt (left-padded), then decode the rest one token at a time."""
+def _incremental_logits(cfg, params, seqs, prompt_lens, prefill=False):
+  """Prefill each row's prompt (left-padded), then decode the rest one token at a time.
+
+  prefill=False writes the prompt as a multi-token decode step against the empty cache.
+  """
   model = Transformer(cfg)
   prompts = [s[:p] for s, p in zip(seqs, prompt_lens)]
   toks, mask = _left_pad(prompts)
@@ -65,7 +68,9 @@ def _incremental_logits(cfg, params, seqs, prompt_lens):
   cache = init_cache(cfg, len(seqs), P + n_new)
   pos = np.maximum(np.cumsum(mask, 1) - 1, 0).astype(np.int32)
   apply = jax.jit(lambda p, t, pos, seg, c: model.apply({"params": p}, t, pos, seg, cache=c))
-  logits, cache = apply(params, toks, pos, mask.astype(np.int32), cache)
+  first = jax.jit(lambda p, t, pos, seg, c: model.apply(
+      {"params": p}, t, pos, seg, cache=c, prefill=prefill, single_segment=prefill))
+  logits, cache = first(params, toks, pos, mask.astype(np.int32), cache)
   out = [[np.asarray(logits[i, P - prompt_lens[i]:])] for i in range(len(seqs))]
   for t in range(n_new):
     step_toks = np.array([[s[p + t] if p + t < len(s) else 0]
@@ -93,6 +98,74 @@ def test_incremental_decode_matches_full_forward(kv_heads, dtype, atol):
   for s, got in zip(seqs, inc):
     ref = Transformer(cfg).apply({"params": params}, jnp.array([s]))[0]
     np.testing.assert_allclose(got, np.asarray(ref), atol=atol, rtol=0)
+
+
+# Segment ids (0 = padding) of rows of 8 tokens, and the `single_segment` promise they allow.
+_LAYOUTS = {
+    "causal": (None, False),
+    "packed": ([[1, 1, 1, 2, 2, 2, 2, 0], [1, 1, 2, 2, 3, 3, 3, 3]], False),
+    # Left, right and both-sides padding: one contiguous run per row.
+    "padded": ([[0, 0, 0, 1, 1, 1, 1, 1], [1, 1, 1, 1, 1, 0, 0, 0], [0, 0, 1, 1, 1, 1, 0, 0],
+                [1, 1, 1, 1, 1, 1, 1, 1]], True),
+}
+
+
+@pytest.mark.parametrize("layout,kv_heads", [("causal", 2), ("packed", 4), ("padded", 2)])
+def test_xla_attention_matches_dense_logits_and_grads(layout, kv_heads):
+  seg_ids, single = _LAYOUTS[layout]
+  dense = _cfg(num_kv_heads=kv_heads, qkv_bias=True, attention_impl="dense")
+  params = _params(dense)
+  B = 2 if seg_ids is None else len(seg_ids)
+  toks = jnp.asarray(np.random.default_rng(1).integers(3, dense.vocab_size, (B, 8)), jnp.int32)
+  seg = None if seg_ids is None else jnp.asarray(seg_ids, jnp.int32)
+  real = np.ones((B, 8), bool) if seg is None else np.asarray(seg) != 0
+
+  def loss(p, cfg):  # Padding outputs are unspecified under single_segment: never read.
+    logits = Transformer(cfg).apply({"params": p}, toks, None, seg, single_segment=single)
+    return jnp.sum(jnp.where(real[..., None], logits, 0.0) ** 2) / real.sum(), logits
+
+  grad = jax.jit(jax.value_and_grad(loss, has_aux=True), static_argnums=1)
+  (l0, logits0), g0 = grad(params, dense)
+  (l1, logits1), g1 = grad(params, dataclasses.replace(dense, attention_impl="xla"))
+  np.testing.assert_allclose(np.asarray(logits1)[real], np.asarray(logits0)[real],
+                             atol=F32_ATOL, rtol=0)
+  np.testing.assert_allclose(l1, l0, rtol=1e-5)
+  for a, b in zip(jax.tree.leaves(g1), jax.tree.leaves(g0)):
+    np.testing.assert_allclose(a, b, atol=F32_ATOL, rtol=0)
+
+
+def test_xla_prefill_then_dense_decode_matches_full_forward():
+  # The sampler's way: prefill=True over left-padded prompts (single_segment), then decode.
+  kv_heads = 2  # GQA; every mask form with MQA/GQA/MHA: tests/models_attention_test.py.
+  cfg = _cfg(num_kv_heads=kv_heads, attention_impl="xla")
+  params = _params(cfg)
+  rng = np.random.default_rng(0)
+  seqs = [list(rng.integers(3, cfg.vocab_size, n)) for n in (9, 12, 6)]
+  inc = _incremental_logits(cfg, params, seqs, [3, 7, 5], prefill=True)
+  for s, got in zip(seqs, inc):
+    ref = Transformer(_cfg(num_kv_heads=kv_heads, attention_impl="dense")).apply(
+        {"params": params}, jnp.array([s]))[0]
+    np.testing.assert_allclose(got, np.asarray(ref), atol=F32_ATOL, rtol=0)
+
+
+def test_prefill_does_not_read_the_cache():
+  cfg = _cfg()
+  params = _params(cfg)
+  toks = jnp.array([[5, 6, 7, 8]])
+  clean = init_cache(cfg, 1, 6)
+  # Garbage in every slot and a mask claiming they are real: prefill must ignore both.
+  dirty = clean._replace(k=clean.k + 3.0, v=clean.v - 2.0, mask=jnp.ones_like(clean.mask))
+  apply = lambda c: Transformer(cfg).apply({"params": params}, toks, cache=c, prefill=True)
+  (logits_a, cache_a), (logits_b, cache_b) = apply(clean), apply(dirty)
+  np.testing.assert_array_equal(logits_a, logits_b)
+  np.testing.assert_array_equal(cache_a.k[:, :, :4], cache_b.k[:, :, :4])
+  assert int(cache_a.index) == 4 and cache_a.mask.tolist() == [[True] * 4 + [False] * 2]
+
+
+def test_cudnn_off_gpu_is_a_clear_error():
+  cfg = _cfg(attention_impl="cudnn", dtype="bfloat16")
+  with pytest.raises(ValueError, match=r"attention_impl='cudnn' needs an NVIDIA GPU"):
+    Transformer(cfg).init(jax.random.key(0), jnp.zeros((1, 4), jnp.int32))
 
 
 def test_right_padding_and_packing_match_separate_sequences():
@@ -179,6 +252,7 @@ def test_scan_keeps_compile_time_flat_in_depth():
     ("d_model", dict(d_model=0)),
     ("dtype", dict(dtype="float64")),
     ("remat_policy", dict(remat_policy="everything")),
+    ("attention_impl", dict(attention_impl="flash")),
 ])
 def test_invalid_config_names_field(field, kw):
   with pytest.raises(ValueError, match=field):

@@ -1,5 +1,6 @@
 """Tests of r1jax.sampling.sampler: exactness against full forward passes, statistics, stops,
 budget forcing and TIP on a real tiny model, batch invariance, sharding and recompilation."""
+import dataclasses
 import functools
 
 import jax
@@ -203,13 +204,16 @@ def test_same_seed_same_outputs_regardless_of_batching(model):
   assert not np.array_equal(full.tokens_NxT[0], full.tokens_NxT[1])
 
 
-def test_sharded_on_8_devices_equals_unsharded(model):
+# xla: the prefill goes through jax.nn.dot_product_attention with rows rolled (sharded).
+@pytest.mark.parametrize("attention_impl", ["auto", "xla"])
+def test_sharded_on_8_devices_equals_unsharded(model, attention_impl):
   mc, params = model
   mesh = sharding.make_mesh({"data": 2, "fsdp": 2, "tensor": 2})
   toks, mask = _prompts([3, 6, 1, 4], mc.vocab_size, seed=4)
   keys = _keys(np.arange(4) + 100)
   sharded_params = jax.device_put(params, sharding.param_shardings(mc, mesh))
-  fn = smp.make_sample_fn(mc, SAMPLED, mesh=mesh)
+  fn = smp.make_sample_fn(dataclasses.replace(mc, attention_impl=attention_impl), SAMPLED,
+                          mesh=mesh)
   out = fn(sharded_params, toks, mask, keys)
   ref = smp.sample(params, mc, toks, mask, keys, SAMPLED)
   assert out.tokens_NxT.sharding.spec[0] == ("data", "fsdp")

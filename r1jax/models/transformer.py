@@ -6,9 +6,12 @@ Shape legend:
 
 The same `Transformer.__call__` serves three uses:
   * training: `apply({'params': p}, tokens_BxT)` -> logits_BxTxV (causal, same-segment mask);
-  * prefill:  `apply(..., tokens_BxT, positions_BxT, segment_ids_BxT, cache=init_cache(...))`
-              -> (logits_BxTxV, cache) with the prompt's keys/values written at slots [0, T);
+  * prefill:  `apply(..., tokens_BxT, positions_BxT, segment_ids_BxT, cache=init_cache(...),
+              prefill=True)` -> (logits_BxTxV, cache) with the prompt's keys/values written at
+              slots [0, T); the empty cache is not read, so this costs O(T^2), not O(T (S + T));
   * decode:   the same call with T = 1 (or a few tokens) writes at slots [index, index + T).
+Attention kernels (dense reference, XLA or cuDNN flash attention) live in models/attention.py;
+decoding always uses the dense one, the only one that reads the cache.
 The cache is an explicit pytree (not a linen 'cache' collection) so the sampler can keep it in a
 `lax.while_loop` carry and shard it like any array. Every row shares the write slot `index`;
 rows differ only in which slots are valid (`mask_BxS`) and in their RoPE positions, which makes
@@ -23,11 +26,9 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-Array = jax.Array
+from r1jax.models import attention as attn_lib
 
-# Big-but-finite: a fully masked query row (padding) then gives a uniform softmax rather than
-# NaN, and padding never reaches a loss because losses are masked.
-_MASK_VALUE = -0.7 * float(jnp.finfo(jnp.float32).max)
+Array = jax.Array
 
 REMAT_POLICIES = {
     "none": None,
@@ -65,6 +66,7 @@ class ModelConfig:
   dtype: str = "float32"  # Compute dtype; bf16 compute with fp32 params is supported.
   remat_policy: str = "none"  # One of REMAT_POLICIES.
   max_seq_len: int = 4096  # Longest sequence (prompt + completion) the presets plan for.
+  attention_impl: str = "auto"  # One of attention.ATTENTION_IMPLS; resolved when traced.
 
   def __post_init__(self):
     for f in ("vocab_size", "d_model", "num_layers", "num_heads", "num_kv_heads", "head_dim",
@@ -84,6 +86,9 @@ class ModelConfig:
     if self.remat_policy not in REMAT_POLICIES:
       raise ValueError(f"ModelConfig.remat_policy must be one of {sorted(REMAT_POLICIES)}, "
                        f"got {self.remat_policy!r}")
+    if self.attention_impl not in attn_lib.ATTENTION_IMPLS:
+      raise ValueError(f"ModelConfig.attention_impl must be one of "
+                       f"{attn_lib.ATTENTION_IMPLS}, got {self.attention_impl!r}")
     if self.rms_norm_eps <= 0:
       raise ValueError(f"ModelConfig.rms_norm_eps must be > 0, got {self.rms_norm_eps}")
 
@@ -195,40 +200,19 @@ class Proj(nn.Module):
     return y
 
 
-def attention(q_BxTxNxH, k_BxTxKxH, v_BxTxKxH, mask_BxTxT, dtype, cache_k_BxSxKxH=None,
-              cache_v_BxSxKxH=None, cache_mask_BxS=None):
-  """Grouped-query softmax attention over the new keys and, if given, a read-only cache.
-
-  Cached and new keys share one softmax (scores concatenated), so the cache is only read: the
-  new keys/values are written into it once per step outside the layer scan, not copied here.
-  Scores and softmax in float32.
-  """
-  B, T, N, H = q_BxTxNxH.shape
-  K = k_BxTxKxH.shape[2]
-  q_BxTxKxGxH = q_BxTxNxH.reshape(B, T, K, N // K, H)
-  scale = H ** -0.5
-  scores = jnp.einsum("btkgh,bskh->bkgts", q_BxTxKxGxH, k_BxTxKxH,
-                      preferred_element_type=jnp.float32) * scale
-  scores = jnp.where(mask_BxTxT[:, None, None], scores, _MASK_VALUE)
-  if cache_k_BxSxKxH is not None:
-    cached = jnp.einsum("btkgh,bskh->bkgts", q_BxTxKxGxH, cache_k_BxSxKxH.astype(dtype),
-                        preferred_element_type=jnp.float32) * scale
-    cached = jnp.where(cache_mask_BxS[:, None, None, None, :], cached, _MASK_VALUE)
-    scores = jnp.concatenate([cached, scores], axis=-1)
-  probs = jax.nn.softmax(scores, axis=-1).astype(dtype)
-  out_BxTxKxGxH = jnp.einsum("bkgts,bskh->btkgh", probs[..., -T:], v_BxTxKxH)
-  if cache_v_BxSxKxH is not None:
-    out_BxTxKxGxH = out_BxTxKxGxH + jnp.einsum(
-        "bkgts,bskh->btkgh", probs[..., :-T], cache_v_BxSxKxH.astype(dtype))
-  return out_BxTxKxGxH.reshape(B, T, N, H)
-
-
 class Block(nn.Module):
-  """Pre-norm attention + SwiGLU MLP; scanned over layers (carry x, scan over the cache)."""
+  """Pre-norm attention + SwiGLU MLP; scanned over layers (carry x, scan over the cache).
+
+  Returns the new keys/values when `write_kv` (to be written into the cache by the caller);
+  reads `layer_cache` (decode) when given, with the dense kernel.
+  """
   config: ModelConfig
+  impl: str  # A resolved attention kernel: dense, xla or cudnn.
+  write_kv: bool
 
   @nn.compact
-  def __call__(self, x_BxTxD, layer_cache, positions_BxT, mask_BxTxT, cache_mask_BxS):
+  def __call__(self, x_BxTxD, layer_cache, positions_BxT, mask: attn_lib.SelfMask,
+               cache_mask_BxS):
     c = self.config
     pdt, dt = jnp.dtype(c.param_dtype), jnp.dtype(c.dtype)
 
@@ -246,11 +230,13 @@ class Block(nn.Module):
             "cache_batch", "cache_length", "cache_kv_heads", "head_dim"))
         v_cache = nn.with_logical_constraint(layer_cache[1], (
             "cache_batch", "cache_length", "cache_kv_heads", "head_dim"))
-        o = attention(q, k, v, mask_BxTxT, dt, k_cache, v_cache, cache_mask_BxS)
-        new_kv = (k.astype(k_cache.dtype), v.astype(v_cache.dtype))
+        o = attn_lib.dense_attention(q, k, v, mask.dense_BxTxT, dt, k_cache, v_cache,
+                                     cache_mask_BxS)
+      elif self.impl == "dense":
+        o = attn_lib.dense_attention(q, k, v, mask.dense_BxTxT, dt)
       else:
-        o = attention(q, k, v, mask_BxTxT, dt)
-        new_kv = None
+        o = attn_lib.fused_attention(q, k, v, mask, self.impl)
+      new_kv = (k, v) if self.write_kv else None
       x_BxTxD = x_BxTxD + attn.o_proj(o)
     x_BxTxD = nn.with_logical_constraint(x_BxTxD, ("activation_batch", "activation_length",
                                                    "activation_embed"))
@@ -309,7 +295,15 @@ class Embed(nn.Module):
         (self.vocab_size, self.d_model), self.param_dtype)
 
   def __call__(self, tokens_BxT):
-    return jnp.take(self.embedding, tokens_BxT, axis=0).astype(self.dtype)
+    # Under a mesh (default rules) the table is split over vocab (tensor) and embed (fsdp). A
+    # gather from that layout yields rows split over embed, which XLA cannot turn into
+    # batch-split activations except by replicating them ("involuntary full
+    # rematerialization"). Gathering the embed axis first (the all-gather FSDP does for every
+    # weight) leaves a vocab-split lookup, which XLA does as a masked local gather plus an
+    # all-reduce of the [B, T, D] rows over 'tensor': far cheaper than a one-hot matmul
+    # (2 B T V D FLOPs) or replicating the whole table on every device.
+    table_VxD = nn.with_logical_constraint(self.embedding, ("vocab", None))
+    return jnp.take(table_VxD, tokens_BxT, axis=0).astype(self.dtype)
 
   def attend(self, x_BxTxD):
     return jnp.einsum("btd,vd->btv", x_BxTxD, self.embedding.astype(self.dtype),
@@ -322,30 +316,37 @@ class Transformer(nn.Module):
 
   @nn.compact
   def __call__(self, tokens_BxT, positions_BxT=None, segment_ids_BxT=None,
-               cache: KVCache | None = None, return_hidden: bool = False):
+               cache: KVCache | None = None, return_hidden: bool = False,
+               prefill: bool = False, single_segment: bool = False):
     """Returns logits_BxTxV (float32); with a cache, (logits, new_cache).
 
     tokens_BxT: int ids. positions_BxT: RoPE positions (default: arange, offset by the cache
-    index when decoding). segment_ids_BxT: 0 marks padding; without a cache, tokens attend only
-    within their own segment (packing). With `return_hidden`, the final normed hidden states
-    hidden_BxTxD come first: (hidden, logits[, cache]) (value heads read them).
+    index when decoding). segment_ids_BxT: 0 marks padding; tokens attend only within their
+    own segment (packing) and to real cache slots. With `return_hidden`, the final normed
+    hidden states hidden_BxTxD come first: (hidden, logits[, cache]) (value heads read them).
+    prefill: the cache is empty (index 0): it is written at slots [0, T), never read.
+    single_segment: the caller promises that each row's real tokens form one contiguous run
+    of one segment (left and/or right padding, no packing), which lets the fused kernels
+    (xla, cudnn) use a plain causal mask; see models/attention.py. Outputs at padding
+    positions are then arbitrary (finite); the dense kernel ignores the flag.
     """
     c = self.config
     pdt, dt = jnp.dtype(c.param_dtype), jnp.dtype(c.dtype)
     B, T = tokens_BxT.shape
-    if segment_ids_BxT is None:
-      segment_ids_BxT = jnp.ones((B, T), jnp.int32)
-    valid_BxT = segment_ids_BxT != 0
-    start = jnp.zeros((), jnp.int32) if cache is None else cache.index
+    if prefill and cache is None:
+      raise ValueError("Transformer: prefill=True needs the cache to write into")
+    impl = attn_lib.resolve_impl(c.attention_impl, dt, c.head_dim)
+    decoding = cache is not None and not prefill
+    start = jnp.zeros((), jnp.int32) if not decoding else cache.index
     if positions_BxT is None:
       positions_BxT = jnp.broadcast_to(start + jnp.arange(T, dtype=jnp.int32), (B, T))
 
-    # Attention among the T new tokens: causal, same segment, real keys only.
-    causal_TxT = jnp.tril(jnp.ones((T, T), bool))
-    same_seg_BxTxT = segment_ids_BxT[:, :, None] == segment_ids_BxT[:, None, :]
-    mask_BxTxT = causal_TxT[None] & same_seg_BxTxT & valid_BxT[:, None, :]
+    # Decoding reads the cache, which only the dense kernel does; everything else attends
+    # among the T new tokens alone (causal, same segment, real keys only).
+    mask = attn_lib.self_mask("dense" if decoding else impl, segment_ids_BxT, T,
+                              single_segment)
     # Attention to earlier tokens in the cache: every real slot written before `start`.
-    cache_mask_BxS = None if cache is None else cache.mask
+    cache_mask_BxS = cache.mask if decoding else None
 
     embed = Embed(c.vocab_size, c.d_model, pdt, dt, name="embed")
     x_BxTxD = embed(tokens_BxT)
@@ -365,9 +366,9 @@ class Transformer(nn.Module):
         length=c.num_layers,
         metadata_params={nn.PARTITION_NAME: "layers"},
     )
-    layer_caches = None if cache is None else (cache.k, cache.v)
-    x_BxTxD, new_kv = scan(c, name="layers")(
-        x_BxTxD, layer_caches, positions_BxT, mask_BxTxT, cache_mask_BxS)
+    layer_caches = (cache.k, cache.v) if decoding else None
+    x_BxTxD, new_kv = scan(c, impl, cache is not None, name="layers")(
+        x_BxTxD, layer_caches, positions_BxT, mask, cache_mask_BxS)
 
     hidden_BxTxD = RMSNorm(c.rms_norm_eps, pdt, dt, name="final_norm")(x_BxTxD)
     if c.tie_embeddings:
@@ -384,7 +385,10 @@ class Transformer(nn.Module):
     if cache is not None:
       # One in-place write of every layer's new keys/values at slots [start, start + T).
       new_k_LxBxTxKxH, new_v_LxBxTxKxH = new_kv
-      write = lambda buf, x: jax.lax.dynamic_update_slice_in_dim(buf, x, start, axis=2)
+      write = lambda buf, x: jax.lax.dynamic_update_slice_in_dim(buf, x.astype(buf.dtype),
+                                                                 start, axis=2)
+      valid_BxT = (jnp.ones((B, T), bool) if segment_ids_BxT is None
+                   else segment_ids_BxT != 0)
       new_cache = KVCache(k=write(cache.k, new_k_LxBxTxKxH), v=write(cache.v, new_v_LxBxTxKxH),
                           mask=jax.lax.dynamic_update_slice_in_dim(cache.mask, valid_BxT,
                                                                    start, axis=1),

@@ -209,7 +209,9 @@ def prefill(params, model_config: ModelConfig, tokens_BxP: Array, mask_BxP: Arra
   """A cache of `cache_len` slots holding the first P - 1 tokens of left-aligned prompts.
 
   The last prompt token is left to the first decode step; the prompt logits are never used,
-  so XLA drops the [B, P, V] output projection.
+  so XLA drops the [B, P, V] output projection. The empty cache is only written (prefill=True):
+  attention runs over the P - 1 prompt tokens alone, and each left-aligned row is one run of
+  real tokens after its padding (single_segment=True), which the fused kernels exploit.
   """
   B, P_ = tokens_BxP.shape
   cache = _constrain_cache(init_cache(model_config, B, cache_len))
@@ -218,7 +220,7 @@ def prefill(params, model_config: ModelConfig, tokens_BxP: Array, mask_BxP: Arra
   positions_BxP = prompt_positions(mask_BxP)
   _, cache = Transformer(model_config).apply(
       {"params": params}, tokens_BxP[:, :-1], positions_BxP[:, :-1],
-      mask_BxP[:, :-1].astype(jnp.int32), cache=cache)
+      mask_BxP[:, :-1].astype(jnp.int32), cache=cache, prefill=True, single_segment=True)
   return _constrain_cache(cache)
 
 

@@ -61,8 +61,12 @@ def completion_logprobs(params, model_config: ModelConfig, tokens_NxL, segment_N
   """
   L = tokens_NxL.shape[1]
   P = L - T
+  # Each row is one run of real tokens (left-padded prompt, completion, right padding), so the
+  # fused attention kernels can use a plain causal mask (models/attention.py); outputs at
+  # padding positions are masked out of every loss and of GAE.
   hidden_NxLxD, logits_NxLxV = Transformer(model_config).apply(
-      {"params": params}, tokens_NxL, positions_NxL, segment_NxL, return_hidden=True)
+      {"params": params}, tokens_NxL, positions_NxL, segment_NxL, return_hidden=True,
+      single_segment=True)
   logits_NxTxV = logits_NxLxV[:, P - 1:L - 1]
   logp_NxT = losses.token_logprobs(logits_NxTxV, tokens_NxL[:, P:])
   entropy_NxT = losses.entropy_from_logits(logits_NxTxV) if with_entropy else None

@@ -23,13 +23,16 @@ from r1jax.train.state import TrainState
 
 
 def token_nll(params, model_config: ModelConfig, tokens_BxT, loss_mask_BxT, segment_ids_BxT,
-              positions_BxT):
+              positions_BxT, single_segment: bool = False):
   """Sum of next-token NLL over masked targets, and the number of target tokens.
 
   loss_mask_BxT marks target tokens (completion, incl. eos); token t is predicted from <t.
+  single_segment: rows hold one example each (no packing), which lets the fused attention
+  kernels use a plain causal mask.
   """
   logits_BxTxV = Transformer(model_config).apply(
-      {"params": params}, tokens_BxT, positions_BxT, segment_ids_BxT)
+      {"params": params}, tokens_BxT, positions_BxT, segment_ids_BxT,
+      single_segment=single_segment)
   logp_BxTxV = jax.nn.log_softmax(logits_BxTxV[:, :-1])
   tgt_logp_BxT = jnp.take_along_axis(logp_BxTxV, tokens_BxT[:, 1:, None], -1)[..., 0]
   mask = loss_mask_BxT[:, 1:].astype(jnp.float32)
@@ -38,13 +41,13 @@ def token_nll(params, model_config: ModelConfig, tokens_BxT, loss_mask_BxT, segm
 
 
 def sft_step(state: TrainState, batch: dict, rng, *, model_config: ModelConfig,
-             optimizer: optax.GradientTransformation):
+             optimizer: optax.GradientTransformation, single_segment: bool = False):
   """One optimizer step on a batch (token-mean loss over the whole batch)."""
   del rng  # Deterministic: no dropout in the model.
 
   def loss_fn(params):
     nll, n, correct = token_nll(params, model_config, batch["tokens"], batch["loss_mask"],
-                                batch["segment_ids"], batch["positions"])
+                                batch["segment_ids"], batch["positions"], single_segment)
     n = jnp.maximum(n, 1.0)
     return nll / n, (n, correct / n)
 
@@ -66,9 +69,11 @@ def batch_to_device(b, mesh) -> dict:
           for k, v in arrays.items()}
 
 
-def make_sft_step(model_config, optimizer, mesh=None, state_shardings=None):
+def make_sft_step(model_config, optimizer, mesh=None, state_shardings=None,
+                  single_segment: bool = False):
   """Jits `sft_step` once, with shardings and donation of the state."""
-  fn = functools.partial(sft_step, model_config=model_config, optimizer=optimizer)
+  fn = functools.partial(sft_step, model_config=model_config, optimizer=optimizer,
+                         single_segment=single_segment)
   if mesh is None:
     return jax.jit(fn, donate_argnums=0)
   return jax.jit(fn, donate_argnums=0, in_shardings=(state_shardings, None, None),
@@ -79,7 +84,8 @@ def train_sft(state: TrainState, pipeline, num_steps: int, model_config, optimiz
               mesh=None, state_shardings=None, log_every: int = 50,
               log_fn: Callable[[int, dict], Any] | None = None) -> TrainState:
   """Runs `num_steps` SFT steps from `pipeline` (an SFTPipeline) and returns the new state."""
-  step_fn = make_sft_step(model_config, optimizer, mesh, state_shardings)
+  step_fn = make_sft_step(model_config, optimizer, mesh, state_shardings,
+                          single_segment=not getattr(pipeline, "pack", True))
   t0 = time.time()
   for i in range(num_steps):
     batch = batch_to_device(pipeline.next(), mesh)
