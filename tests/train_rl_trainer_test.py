@@ -114,6 +114,8 @@ def test_exact_resume_after_sigterm(tmp_path):
     ("sampler.group_size", 1, "config.sampler.group_size"),
     ("rl.num_minibatches", 3, "config.rl.num_minibatches"),
     ("eval.accuracy_reward", "vibes", "config.eval.accuracy_reward"),
+    ("model.attention_impl", "flash", "config.model.attention_impl"),
+    ("distributed.enabled", "maybe", "config.distributed"),
 ])
 def test_bad_configs_fail_before_compute(field, value, match, tmp_path):
   with pytest.raises(setup.ConfigError, match=match):

@@ -22,6 +22,9 @@ def base_config():
   c.model.init_checkpoint = ""  # An r1jax orbax model dir (python -m r1jax.models.hf convert).
   c.model.overrides = ml_collections.ConfigDict()  # ModelConfig fields replacing the preset's.
   c.model.vocab_multiple = 1  # Toy presets: vocab = tokenizer size rounded up to this.
+  # Attention kernel: auto (cuDNN flash attention on NVIDIA GPUs in bf16/fp16, else dense),
+  # dense (einsum reference), xla or cudnn (jax.nn.dot_product_attention); models/attention.py.
+  c.model.attention_impl = "auto"
 
   c.data = ml_collections.ConfigDict()
   c.data.source = "arith"  # r1jax.data source: arith, countdown, gsm8k, math500, mixture...

@@ -73,6 +73,10 @@ def validate_config(config) -> None:
           f"{N // mb} rollouts")
   if config.rl.kl_coef < 0:
     _fail("rl.kl_coef", f"must be >= 0, got {config.rl.kl_coef}")
+  from r1jax.models.attention import ATTENTION_IMPLS  # pylint: disable=g-import-not-at-top
+  if config.model.get("attention_impl", "auto") not in ATTENTION_IMPLS:
+    _fail("model.attention_impl", f"must be one of {ATTENTION_IMPLS}, got "
+          f"{config.model.attention_impl!r}")
   if "distributed" in config:
     try:
       distributed.Settings.from_config(config.distributed).validate()
@@ -137,6 +141,7 @@ def validate_batching(config, mesh) -> None:
 def build_model(config, tokenizer, mesh, rules):
   """(ModelConfig, init_params_fn(rng) -> params) from a preset, an HF folder or orbax."""
   overrides = dict(config.model.overrides)
+  overrides.setdefault("attention_impl", config.model.get("attention_impl", "auto"))
   if config.model.hf_checkpoint:
     from r1jax.models import hf  # pylint: disable=g-import-not-at-top
     model_config, params = hf.load_checkpoint(config.model.hf_checkpoint, mesh=mesh,
