@@ -79,26 +79,35 @@ def create_state(init_params_fn: Callable[[jax.Array], Any], optimizer, seed: in
                  value_optimizer=None) -> tuple[TrainState, Any]:
   """Builds the state already sharded: shapes via eval_shape, then one jit with out_shardings.
 
-  Returns (state, state_shardings). `init_params_fn(rng) -> params`; optimizer state takes the
-  params' shardings (optax states mirror the params tree; scalars are replicated).
+  Returns (state, state_shardings). `init_params_fn(rng) -> params` runs first, on its own: a
+  sharded init (sharding.init_params) or params that already exist (loaded weights, a warm
+  start). They then enter the optimizer-state jit as an argument, never as a constant captured
+  by the trace, which a multi-host array cannot be, and the state holds them without a copy.
+  Optimizer state takes the params' shardings (optax states mirror the params tree; scalars
+  are replicated).
   """
-  def init(rng):
-    k_model, k_value, k_state = jax.random.split(rng, 3)
-    params = init_params_fn(k_model)
+  k_model, k_value, k_state = jax.random.split(jax.random.key(seed), 3)
+  params = init_params_fn(k_model)
+  if mesh is not None:
+    params = jax.device_put(params, param_shardings)  # A no-op when already laid out so.
+
+  def init_rest(params, k_value, k_state):
     value_params = init_value_fn(k_value) if init_value_fn else None
-    return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+    return TrainState(step=jnp.zeros((), jnp.int32), params=None,
                       opt_state=optimizer.init(params),
                       rng=jax.random.key_data(k_state),
                       value_params=value_params,
                       value_opt_state=(value_optimizer.init(value_params)
                                        if init_value_fn else None))
 
-  rng = jax.random.key(seed)
-  abstract = jax.eval_shape(init, rng)
   if mesh is None:
-    return jax.jit(init)(rng), None
+    return jax.jit(init_rest)(params, k_value, k_state).replace(params=params), None
+  abstract = jax.eval_shape(init_rest, params, k_value, k_state).replace(
+      params=jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), params))
   shardings = state_shardings(abstract, mesh, param_shardings)
-  return jax.jit(init, out_shardings=shardings)(rng), shardings
+  rest = jax.jit(init_rest, out_shardings=shardings.replace(params=None))(
+      params, k_value, k_state)
+  return rest.replace(params=params), shardings
 
 
 def state_shardings(abstract_state: TrainState, mesh: Mesh, param_shardings):
