@@ -5,7 +5,8 @@ with CPU devices and gloo collectives. The trainer is the same program in every 
 
   info = initialize(config.distributed)        # before anything touches a device
   ...
-  prompts = global_rows(local_prompts_BxP, mesh)   # this process's rows -> one global array
+  rows = sharding.batch_sharding(mesh, 2)
+  prompts = global_rows(local_prompts_BxP, rows)   # this process's rows -> one global array
   local = local_rows(out.tokens_NxT)               # and back: the rows this process holds
   values = allgather_rows(local_rewards_N)         # every process's rows, in process order
 
@@ -16,8 +17,8 @@ batch axes (data x fsdp) must give each process one contiguous block of rows:
 
 Failures. The runtime's coordination service watches every process: when one dies (crash,
 SIGKILL, lost host) the others are aborted with "Terminating process because the JAX
-distributed service detected fatal errors" within about `heartbeat_timeout_s` (seconds when
-the dead process's sockets close). A Python exception would otherwise leave the failing
+distributed service detected fatal errors": within seconds when process 0 (the coordinator)
+died, else once its heartbeats have been missing for `heartbeat_timeout_s`. A Python exception would otherwise leave the failing
 process waiting at the runtime's shutdown barrier for `shutdown_timeout_s` while the others
 block in their next collective; `fail_fast` ends such a process at once instead.
 """
@@ -171,9 +172,10 @@ def is_primary() -> bool:
 def fail_fast():
   """In a multi-process run, an exception ends this process at once (exit status 1).
 
-  Without this, the failing process would wait at the runtime's shutdown barrier while the
-  others block in a collective; exiting closes its connections, so the runtime aborts the
-  others within seconds. The traceback is printed first. Single-process runs are untouched.
+  Without this, the failing process would wait at the runtime's shutdown barrier (up to
+  shutdown_timeout_s) while the others block in a collective. Gone, it is noticed like a
+  crash: at once if it was process 0, else within heartbeat_timeout_s, and the runtime aborts
+  the others. The traceback is printed first. Single-process runs are untouched.
   """
   try:
     yield
