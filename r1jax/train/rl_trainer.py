@@ -66,14 +66,13 @@ def loss_config(config, algo) -> losses.LossConfig:
 def train_and_evaluate(config, workdir: str) -> dict:
   """Runs (optional SFT warm start then) RL per `config`; returns the final eval metrics.
 
-  Every process of a multi-process run calls this with the same config and workdir (a shared
-  file system, or gs://); process 0 alone writes logs, summaries and plots.
+  Every process of a multi-process run calls this with the same config and workdir (a local
+  path on a file system all of them share); process 0 alone writes logs, summaries and plots.
   """
   workdir = pathlib.Path(workdir)
   setup_lib.validate_config(config)  # Bad configs fail here, before any compute.
   distributed.initialize(config.get("distributed"))  # Before anything touches a device.
   primary = distributed.is_primary()
-  say = print if primary else (lambda *a, **k: None)
   workdir.mkdir(parents=True, exist_ok=True)
   algo = get_algorithm(config.rl.algorithm)
   tok = setup_lib.load_tokenizer(config)
@@ -124,7 +123,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
     start_step = int(extra["rl_step"])
     data.rl.restore(_process_data_state(extra["data"]))
     eval_history = extra.get("eval_history", [])
-    say(f"Resumed from {ckpt.directory} at RL step {start_step}", flush=True)
+    _say(f"Resumed from {ckpt.directory} at RL step {start_step}", flush=True)
   else:
     if config.warm_start.sft_steps > 0:
       state = _warm_start(config, state, model_config, data, mesh, state_shard, writer)
@@ -160,7 +159,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
       res = evaluator.evaluate(state.params)
     eval_history.append({"step": step, **res.metrics})
     writer.write(step, res.metrics)
-    say(f"eval @ RL step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in
+    _say(f"eval @ RL step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in
                                                    res.metrics.items()), flush=True)
     return res.metrics
 
@@ -240,23 +239,27 @@ def train_and_evaluate(config, workdir: str) -> dict:
 
       m = {f"train/{k}" if k not in ("loss", "kl") else k: v for k, v in upd.items()}
       m.update({f"adv/{k}": float(v) for k, v in distributed.fetch(adv_metrics).items()})
-      # Host-side metrics over every process's rollouts (identity with one process).
-      total = distributed.allgather_rows(graded.total)
-      m["reward/total"] = float(np.mean(total))
-      for name, vals in graded.per_reward.items():
-        m[f"reward/{name}"] = float(np.mean(distributed.allgather_rows(vals)))
+      # Host-side metrics over every process's rollouts: one gather of all per-rollout columns
+      # and one of the counters (both the identity with one process).
+      acc_name = config.eval.accuracy_reward
+      cols = {"total": graded.total, **{f"r/{k}": v for k, v in graded.per_reward.items()},
+              "length": host["lengths"], "clipped": host["stop"] == STOP_LENGTH}
+      rows = distributed.allgather_rows(np.stack([np.asarray(v, np.float64).reshape(-1)
+                                                  for v in cols.values()], axis=1))
+      col = dict(zip(cols, rows.T))
       counts = distributed.allgather_json({"failures": dict(graded.failures),
                                            "skipped": data.rl.num_skipped})
+      m["reward/total"] = float(np.mean(col["total"]))
+      for name in graded.per_reward:
+        m[f"reward/{name}"] = float(np.mean(col[f"r/{name}"]))
       for name in graded.failures:
         m[f"reward_failures/{name}"] = float(sum(c["failures"][name] for c in counts))
-      acc = graded.per_reward.get(config.eval.accuracy_reward)
-      acc = total if acc is None else distributed.allgather_rows(acc)
+      acc = col.get(f"r/{acc_name}", col["total"])
       m["accuracy"] = float(np.mean(acc >= 1.0 - 1e-6))
-      lengths = distributed.allgather_rows(host["lengths"])
+      lengths = col["length"]
       m["response/length_mean"] = float(np.mean(lengths))
       m["response/length_max"] = float(np.max(lengths))
-      m["response/clipped_ratio"] = float(np.mean(distributed.allgather_rows(host["stop"])
-                                                  == STOP_LENGTH))
+      m["response/clipped_ratio"] = float(np.mean(col["clipped"]))
       m.update(timer.seconds("time/"))
       dt = time.perf_counter() - t_step
       m["time/step"] = dt
@@ -281,7 +284,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
       if (step + 1) % config.checkpoint.every == 0 or last or preempted:
         save(step + 1, eval_metrics)  # Without eval metrics: kept while among the latest.
       if preempted:
-        say(f"SIGTERM: saved RL step {step + 1}; exiting.", flush=True)
+        _say(f"SIGTERM: saved RL step {step + 1}; exiting.", flush=True)
         break
   ckpt.wait()
   ckpt.close()
@@ -298,9 +301,8 @@ def _warm_start(config, state, model_config, data, mesh, state_shard, writer):
   sft_state, sft_shard = create_state(lambda r: state.params, opt, config.seed, mesh,
                                       jax.tree.map(lambda x: x.sharding, state.params)
                                       if mesh is not None else None)
-  say = print if distributed.is_primary() else (lambda *a, **k: None)
   log = lambda i, m: (writer.write(-ws.sft_steps + i, m),
-                      say(f"sft {i}/{ws.sft_steps}: loss {m['sft/loss']:.4f} "
+                      _say(f"sft {i}/{ws.sft_steps}: loss {m['sft/loss']:.4f} "
                             f"token_acc {m['sft/token_acc']:.3f}", flush=True))
   sft_state = sft_trainer.train_sft(sft_state, data.sft, ws.sft_steps, model_config, opt,
                                     mesh=mesh, state_shardings=sft_shard, log_every=50,
@@ -308,10 +310,17 @@ def _warm_start(config, state, model_config, data, mesh, state_shard, writer):
   return state.replace(params=sft_state.params)
 
 
+def _say(*args, **kwargs):
+  """print on process 0 only (every process computes the same metrics)."""
+  if distributed.is_primary():
+    print(*args, **kwargs)
+
+
 def _process_data_state(saved: dict) -> dict:
   """This process's pipeline position from a checkpoint written by any number of processes."""
-  if "states" not in saved:  # Written before multi-process support: one process's state.
-    saved = {"process_count": 1, "states": [saved]}
+  if "states" not in saved:
+    raise ValueError("the checkpoint's data position predates per-process positions and the "
+                     "current data order; resume it with the r1jax version that wrote it")
   states = pipeline_lib.reshard_states(saved["states"], jax.process_count())
   return states[jax.process_index()]
 
