@@ -70,6 +70,32 @@ class Tokenizer(abc.ABC):
     """Id of a token given by its text (special or ordinary), or None."""
     return self.special_ids.get(token)
 
+  def decode_with_offsets(self, ids: Sequence[int]) -> tuple[str, list[int]]:
+    """(decode(ids), ends): ends[t] is the length of the text once token t has been emitted.
+
+    Used to place what the grader reports at character offsets (step ends) onto the tokens
+    that produced them. Decoding one token at a time misplaces them on real tokenizers
+    (byte-level BPE splits a character's bytes across tokens; SentencePiece drops or adds a
+    leading space), so text is emitted incrementally as streaming detokenisers do: each new
+    token is decoded with a few tokens of left context, and its text is released only once
+    it no longer ends in an incomplete character (U+FFFD). Where the pieces do not add up to
+    the full decode, the exact O(T^2) prefix decode is used instead.
+    """
+    ids = [int(i) for i in ids]
+    text = self.decode(ids)
+    ends, out, prefix, read = [], [], 0, 0
+    for t in range(len(ids)):
+      head = self.decode(ids[prefix:read]) if read > prefix else ""
+      full = self.decode(ids[prefix:t + 1])
+      if len(full) > len(head) and not full.endswith("\ufffd") and full.startswith(head):
+        out.append(full[len(head):])
+        prefix, read = max(read - 4, 0), t + 1  # Keep a little left context.
+        # Re-decoding from the new left edge must reproduce what was emitted after it.
+      ends.append(sum(map(len, out)))
+    if "".join(out) != text:
+      ends = [len(self.decode(ids[:t + 1])) for t in range(len(ids))]
+    return text, ends
+
 
 class CharTokenizer(Tokenizer):
   """Character-level vocabulary with whole-word special tokens.

@@ -14,8 +14,11 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="session")
 def shared_data_dir():
-  """The benchmark data beside the checkout (../shared/data); skip if absent."""
+  """The benchmark data beside the checkout (../shared/data); skipped if absent, except in CI
+  (CI set), where a missing folder must fail loudly rather than silently skip the tests."""
   d = REPO.parent / "shared" / "data"
   if not d.is_dir():
+    if os.environ.get("CI"):
+      pytest.fail(f"shared data not found at {d} (CI is set: tests must not skip)")
     pytest.skip(f"shared data not found at {d}")
   return d

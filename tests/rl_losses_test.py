@@ -24,13 +24,15 @@ def _np_aggregate(x, m, mode, norm_len):
   if mode == "token_mean":
     n = m.sum()
     return sum(x[i, t] for i in range(N) for t in range(T) if m[i, t]) / n if n else 0.0
+  if mode == "seq_mean_token_sum_norm":
+    # Dr. GRPO: a constant divisor, every row (empty or filtered) counted.
+    return sum(x[i, t] for i in range(N) for t in range(T) if m[i, t]) / ((norm_len or T) * N)
   per_seq = []
   for i in range(N):
     L = int(m[i].sum())
     if L == 0:
       continue
-    s = sum(x[i, t] for t in range(T) if m[i, t])
-    per_seq.append(s / L if mode == "seq_mean_token_mean" else s / (norm_len or T))
+    per_seq.append(sum(x[i, t] for t in range(T) if m[i, t]) / L)
   return float(np.mean(per_seq)) if per_seq else 0.0
 
 
@@ -119,6 +121,10 @@ def test_policy_loss_matches_numpy(name, aggregation, dual_clip_c):
 def test_kl_estimator_choice_and_reward_mode(kind):
   logp, old, adv, mask, ref, _ = _batch(1)
   for in_loss in (True, False):
+    if kind == "k1" and in_loss:
+      with pytest.raises(ValueError, match="k1.*cannot be a loss term"):
+        LossConfig(kl_coef=0.1, kl_estimator=kind, kl_in_loss=True)
+      continue
     cfg = LossConfig(kl_coef=0.1, kl_estimator=kind, kl_in_loss=in_loss,
                      aggregation="seq_mean_token_mean")
     loss, metrics = losses.policy_loss("ppo_clip", logp, old, adv, mask, cfg, ref)
@@ -274,11 +280,24 @@ def test_token_mean_weighs_tokens_equally_across_sequences():
 def test_empty_rows_do_not_dilute_sequence_means():
   logp, old, adv, mask = _two_lengths()
   pad = lambda x: np.concatenate([x, np.zeros_like(x)])
-  for agg in losses.AGGREGATIONS:
+  for agg in ("token_mean", "seq_mean_token_mean"):
     cfg = LossConfig(aggregation=agg)
     a, _ = losses.policy_loss("ppo_clip", logp, old, adv, mask, cfg)
     b, _ = losses.policy_loss("ppo_clip", pad(logp), pad(old), pad(adv), pad(mask), cfg)
     np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_dr_grpo_divisor_is_constant_when_rows_are_filtered():
+  """Dr. GRPO divides by norm_len * G rows whatever the mask: masking a row out removes its
+  terms but leaves the others' weights unchanged (TRL's dr_grpo loss)."""
+  logp, old, adv, mask = _two_lengths()
+  cfg = LossConfig(aggregation="seq_mean_token_sum_norm", norm_len=10)
+  filtered = mask.copy()
+  filtered[1] = 0.0
+  g_all = _grad_logp("ppo_clip", logp, old, adv, mask, cfg)
+  g_filtered = _grad_logp("ppo_clip", logp, old, adv, filtered, cfg)
+  np.testing.assert_allclose(g_filtered[0], g_all[0], rtol=1e-6)
+  np.testing.assert_allclose(g_filtered[1], 0.0)
 
 
 # ----------------------------------------------------------- Log-probs, entropy, validation.

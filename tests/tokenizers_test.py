@@ -220,3 +220,55 @@ def test_bad_files_and_ids_give_clear_errors(hf_dir, tmp_path):
   hf = tk.HFTokenizer.from_file(hf_dir)
   with pytest.raises(ValueError, match=f"id {hf.vocab_size} out of range"):
     hf.decode([0, hf.vocab_size])
+
+
+# Multi-line traces with GSM8K-style steps, multi-byte characters and calculator annotations.
+STEP_TRACES = [
+    "<think>She has 48/2 = 24 left.\nThen 24 × 3 = 72 café cups.\n</think><answer>72</answer>",
+    "First 12+7=19\n19*3=57 naïve\n<<57-7=50>> so 50 π≈3\n<answer>50</answer>",
+    "Wrong: 2+2=5\n 東京 3*3=9 🙂\n10-1=9",
+]
+
+
+def test_decode_with_offsets_matches_prefix_decoding(any_tok, eval_texts):
+  """ends[t] == len(decode(ids[:t+1])) wherever that prefix ends on a whole character."""
+  for text in STEP_TRACES + eval_texts[:20]:
+    ids = any_tok.encode(text)
+    full, ends = any_tok.decode_with_offsets(ids)
+    assert full == any_tok.decode(ids)
+    assert len(ends) == len(ids) and ends == sorted(ends) and ends[-1] == len(full)
+    for t in range(len(ids)):
+      prefix = any_tok.decode(ids[:t + 1])
+      if not prefix.endswith("\ufffd") and full.startswith(prefix):
+        assert ends[t] == len(prefix), (text, t)
+
+
+def test_step_rewards_land_on_the_token_that_ends_each_step(any_tok):
+  """The trainer's placement (rl_phases.place_step_rewards) on real tokenizers: each step's
+  reward sits on the token that emits the step's last character; decoding token by token
+  (the old placement) misplaces them on byte-level BPE and SentencePiece."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  from r1jax.rewards import process  # pylint: disable=g-import-not-at-top
+  from r1jax.train import rl_phases  # pylint: disable=g-import-not-at-top
+  T = 96
+  rows = [any_tok.encode(t) for t in STEP_TRACES]
+  tokens = np.zeros((len(rows), T), np.int32)
+  for i, ids in enumerate(rows):
+    tokens[i, :len(ids)] = ids
+  lengths = np.array([len(ids) for ids in rows])
+  steps = []
+  for text in STEP_TRACES:
+    _, row_steps = process.self_checked(text, correct=1.0, incorrect=0.0)
+    steps.append(row_steps)
+  assert sum(len(s) for s in steps) >= 8 and any(r == 0.0 for s in steps for _, r in s)
+  rewards, mask = rl_phases.place_step_rewards(any_tok, tokens, lengths, steps, T)
+  for i, (ids, row_steps) in enumerate(zip(rows, steps)):
+    want_t = []
+    for offset, _ in row_steps:
+      # The first token whose prefix decodes to at least `offset` characters.
+      want_t.append(next(t for t in range(len(ids))
+                         if len(any_tok.decode(ids[:t + 1]).rstrip("\ufffd")) >= offset))
+    assert sorted(np.flatnonzero(mask[i])) == sorted(set(want_t)), STEP_TRACES[i]
+    for (offset, r), t in zip(row_steps, want_t):
+      assert rewards[i, t] >= r
+  assert mask.sum() == sum(len(set(s)) for s in steps)

@@ -8,7 +8,9 @@ g*G .. g*G+G-1 answer prompt g); T completion tokens. `mask_NxT` is 1 at real co
 
 | name         | advantage of token t of completion i                                          |
 |--------------|-------------------------------------------------------------------------------|
-| grpo         | (R_i - mean) / (std + eps), stats per group (cfg.grpo_norm picks the scope)   |
+| grpo         | (R_i - mean) / (std + eps), stats per group (cfg.grpo_norm picks the scope:   |
+|              | 'group'; 'batch' = mean and std of the batch; 'group_mean_batch_std' = group  |
+|              | mean, batch std, what TRL calls scale_rewards='batch')                        |
 | dr_grpo      | R_i - mean over the group (Dr. GRPO: no std)                                  |
 | rloo         | R_i - mean of the other G-1 rewards of the group                              |
 | reinforce_pp | sum_{s>=t} gamma^(s-t) r_s, r = outcome at the last token - kl_coef * KL_s,   |
@@ -28,7 +30,9 @@ get zero advantages and are left out of batch statistics; group statistics alway
 rewards, since every completion of a group was really sampled.
 
 Metrics (float32 scalars; stds here are population stds): reward_mean, reward_std (over kept
-rows), adv_mean, adv_std, adv_min, adv_max, return_mean (over real tokens of kept rows).
+rows), adv_mean, adv_std, adv_min, adv_max, return_mean (over real tokens of kept rows), and
+within_completion_std: the mean over kept completions of the std of their per-token advantages
+(0 for outcome estimators; > 0 shows a dense estimator really assigns credit per step).
 """
 from __future__ import annotations
 
@@ -148,13 +152,23 @@ def _groups(x_N: Array, group_size: int) -> Array:
   return x_N.reshape(-1, group_size, *x_N.shape[1:])
 
 
+def _constant_groups(r_PxG: Array, w_PxG: Array | None = None) -> Array:
+  """[P] True where every (weighted) value of the group is the same."""
+  w = jnp.ones_like(r_PxG, bool) if w_PxG is None else w_PxG.astype(bool)
+  hi = jnp.max(jnp.where(w, r_PxG, -jnp.inf), axis=1)
+  lo = jnp.min(jnp.where(w, r_PxG, jnp.inf), axis=1)
+  return hi <= lo
+
+
 def _group_normalise(rewards_N: Array, group_size: int, scale_by_std: bool, eps: float) -> Array:
   r_PxG = _groups(rewards_N, group_size)
   mean_P, std_P = _mean_std(r_PxG, jnp.ones_like(r_PxG, bool), axis=1)
   adv_PxG = r_PxG - mean_P[:, None]
   if scale_by_std:
     adv_PxG = adv_PxG / (std_P[:, None] + eps)
-  return adv_PxG.reshape(-1)
+  # A group of equal rewards carries no signal: exactly 0, not float32 rounding of the mean
+  # divided by eps (|A| reached 0.056 for constant rewards like 0.1).
+  return jnp.where(_constant_groups(r_PxG)[:, None], 0.0, adv_PxG).reshape(-1)
 
 
 def _keep(inputs: AdvantageInputs) -> Array:
@@ -181,6 +195,11 @@ def _output(adv_NxT, returns_NxT, inputs: AdvantageInputs) -> AdvantageOutput:
       "adv_min": jnp.where(any_m, jnp.min(jnp.where(m, adv_NxT, jnp.inf)), 0.0),
       "adv_max": jnp.where(any_m, jnp.max(jnp.where(m, adv_NxT, -jnp.inf)), 0.0),
       "return_mean": masked_mean(returns_NxT, m),
+      # Dense estimators vary the advantage along a completion; outcome ones cannot (exactly
+      # 0: a row of equal values gets 0, not the rounding of its mean).
+      "within_completion_std": masked_mean(
+          jnp.where(_constant_groups(adv_NxT, m), 0.0, masked_std(adv_NxT, m, axis=1)),
+          jnp.any(m, axis=1)),
   }
   return AdvantageOutput(adv_NxT, returns_NxT, metrics)
 
@@ -221,7 +240,8 @@ def rloo(inputs: AdvantageInputs, cfg: AdvantageConfig) -> AdvantageOutput:
     raise ValueError(f"rloo needs group_size >= 2, got group_size={G}")
   r_PxG = _groups(inputs.rewards_N.astype(jnp.float32), G)
   baseline_PxG = (jnp.sum(r_PxG, axis=1, keepdims=True) - r_PxG) / (G - 1)
-  return _outcome_output((r_PxG - baseline_PxG).reshape(-1), inputs)
+  adv_PxG = jnp.where(_constant_groups(r_PxG)[:, None], 0.0, r_PxG - baseline_PxG)
+  return _outcome_output(adv_PxG.reshape(-1), inputs)
 
 
 def _whiten(x_NxT: Array, m_NxT: Array, eps: float) -> Array:
@@ -267,6 +287,7 @@ def process(inputs: AdvantageInputs, cfg: AdvantageConfig) -> AdvantageOutput:
   norm_PxGT = r_PxGT - mean_P[:, None]
   if cfg.scale_by_std:
     norm_PxGT = norm_PxGT / (std_P[:, None] + cfg.epsilon)
+  norm_PxGT = jnp.where(_constant_groups(r_PxGT, sm_PxGT)[:, None], 0.0, norm_PxGT)
   norm_NxT = jnp.where(step_m_NxT, norm_PxGT.reshape(m.shape), 0.0)
   adv_NxT = discounted_returns(norm_NxT, m, 1.0)
   returns_NxT = discounted_returns(step_r_NxT, m, 1.0)

@@ -10,9 +10,12 @@ defaults; set them in the config to override (e.g. `--config.rl.eps_high=0.28`).
 | dr_grpo      | dr_grpo      | ppo_clip | seq_mean_token_sum_norm  | no std, no 1/|o_i|         |
 | dapo         | grpo         | ppo_clip | token_mean               | clip-higher, dynamic samp. |
 | gspo         | grpo         | gspo     | seq_mean_token_mean      | sequence-level ratio       |
-| rloo         | rloo         | ppo_clip | token_mean               | leave-one-out baseline     |
+| rloo         | rloo         | ppo_clip | token_mean               | leave-one-out; KL in reward|
 | reinforce_pp | reinforce_pp | ppo_clip | token_mean               | KL folded into the reward  |
-| ppo          | gae          | ppo_clip | token_mean               | value head, GAE            |
+| ppo          | gae          | ppo_clip | token_mean               | value model, GAE; KL in rwd|
+
+`kl_in_reward` is only the default placement of the KL penalty (`config.rl.kl_placement`
+chooses for any algorithm): RLOO, REINFORCE++ and PPO put it in the reward in their papers.
 """
 from __future__ import annotations
 
@@ -26,7 +29,7 @@ class Algorithm:
   aggregation: str
   eps_low: float = 0.2
   eps_high: float = 0.2
-  kl_in_reward: bool = False  # KL to the reference as a token reward penalty (not a loss).
+  kl_in_reward: bool = False  # Default KL placement: the reward (True) or the loss.
   dynamic_sampling: bool = False  # DAPO: groups with all-equal rewards get no gradient.
   critic: bool = False  # Needs a value head (PPO).
   min_group_size: int = 2  # Group baselines need >= 2 samples per prompt.
@@ -39,10 +42,11 @@ ALGORITHMS: dict[str, Algorithm] = {
                       dynamic_sampling=True),
     # GSPO clips the length-normalised sequence ratio, which stays very close to 1.
     "gspo": Algorithm("grpo", "gspo", "seq_mean_token_mean", eps_low=3e-4, eps_high=4e-4),
-    "rloo": Algorithm("rloo", "ppo_clip", "token_mean"),
+    "rloo": Algorithm("rloo", "ppo_clip", "token_mean", kl_in_reward=True),
     "reinforce_pp": Algorithm("reinforce_pp", "ppo_clip", "token_mean", kl_in_reward=True,
                               min_group_size=1),
-    "ppo": Algorithm("gae", "ppo_clip", "token_mean", critic=True, min_group_size=1),
+    "ppo": Algorithm("gae", "ppo_clip", "token_mean", kl_in_reward=True, critic=True,
+                     min_group_size=1),
 }
 
 

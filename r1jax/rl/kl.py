@@ -6,7 +6,8 @@ All log-probabilities are of the sampled tokens (from `losses.token_logprobs`).
 With r = pi_ref / pi_theta evaluated at the sampled token, i.e. log r = ref_logp - logp:
   k1 = -log r                 (unbiased, can be negative, noisy)
   k2 = 0.5 * (log r)^2        (biased, low variance; its gradient is the true KL gradient)
-  k3 = r - log r - 1          (unbiased, >= 0, zero value and zero gradient at r = 1; GRPO's)
+  k3 = r - log r - 1          (unbiased, >= 0, zero value and zero gradient at r = 1; GRPO's;
+                               clamped at MAX_K3 as veRL does)
 
 The two ways to use KL:
   * as a loss term: `losses.LossConfig(kl_coef=beta, kl_in_loss=True)` adds beta * KL_t to
@@ -25,6 +26,9 @@ Array = jax.Array
 # exp(20) ~ 5e8: one token whose policy drifted absurdly far cannot overflow float32 into an
 # inf/NaN loss; within +-20 nats the estimators are exact.
 MAX_LOG_RATIO = 20.0
+# k3 grows like exp(log r): a handful of tokens the policy has left far behind would dominate a
+# batch's KL term. veRL clamps k3 to [-10, 10]; so do we (k3 >= 0, so only the top binds).
+MAX_K3 = 10.0
 
 
 def _k1(log_r_NxT: Array) -> Array:
@@ -37,7 +41,7 @@ def _k2(log_r_NxT: Array) -> Array:
 
 def _k3(log_r_NxT: Array) -> Array:
   # expm1 keeps precision when r is close to 1, where the value is O((log r)^2).
-  return jnp.expm1(log_r_NxT) - log_r_NxT
+  return jnp.minimum(jnp.expm1(log_r_NxT) - log_r_NxT, MAX_K3)
 
 
 KL_ESTIMATORS = {"k1": _k1, "k2": _k2, "k3": _k3}

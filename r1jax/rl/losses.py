@@ -17,9 +17,12 @@ with `name` a key of POLICY_LOSSES:
 The per-token loss pg_t + kl_coef * KL_t - entropy_coef * H_t is reduced by `aggregate`:
   'token_mean'               sum over all real tokens / number of real tokens (DAPO);
   'seq_mean_token_mean'      mean over sequences of each sequence's token mean (GRPO);
-  'seq_mean_token_sum_norm'  mean over sequences of (token sum / norm_len) (Dr. GRPO; no
-                             per-sequence length normalisation; norm_len defaults to T).
-"Sequences" are rows with at least one real token, so filtered rows do not dilute the mean.
+  'seq_mean_token_sum_norm'  token sum / (norm_len * number of rows) (Dr. GRPO: no
+                             per-sequence length normalisation and a constant divisor, so
+                             filtered rows still count; norm_len defaults to T).
+"Sequences" (seq_mean_token_mean) are rows with at least one real token, so filtered rows do
+not dilute that mean. Under gradient accumulation the trainer passes the counts of the whole
+optimizer step (`Denominators`), so M microbatches sum to exactly the full batch's loss.
 
 Metrics returned by `policy_loss` (all float32 scalars; token fractions are over real tokens):
   | name           | meaning                                                              |
@@ -46,6 +49,7 @@ Metrics returned by `policy_loss` (all float32 scalars; token fractions are over
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -87,6 +91,11 @@ class LossConfig:
     if self.kl_estimator not in kl_lib.KL_ESTIMATORS:
       raise ValueError(f"LossConfig.kl_estimator={self.kl_estimator!r}; expected one of "
                        f"{sorted(kl_lib.KL_ESTIMATORS)}")
+    if self.kl_in_loss and self.kl_coef > 0 and self.kl_estimator == "k1":
+      # k1 = log pi - log pi_ref has expected gradient E_pi[grad log pi] = 0 on samples from
+      # pi: as a loss term it only adds noise. It belongs in the reward (kl_placement).
+      raise ValueError("LossConfig.kl_estimator='k1' cannot be a loss term (its expected "
+                       "gradient is zero); use k2 or k3, or put the KL in the reward")
 
 
 def masked_mean(x: Array, mask: Array, axis=None) -> Array:
@@ -105,20 +114,46 @@ def masked_std(x: Array, mask: Array, axis=None) -> Array:
   return jnp.sqrt(masked_mean(jnp.square(x - mean), mask, axis=axis))
 
 
-def aggregate(loss_NxT: Array, mask_NxT: Array, mode: str, norm_len: int | None = None) -> Array:
-  """Reduces a per-token loss to a scalar; see the module docstring for the modes."""
+class Denominators(NamedTuple):
+  """What `aggregate` divides by. Pass the counts of the whole optimizer step when a step's
+  loss is summed over microbatches (gradient accumulation): each microbatch then contributes
+  its share of one loss, never a 1/M-weighted mean of per-microbatch means.
+
+  num_tokens: real tokens (token_mean); num_seqs: rows with >= 1 real token
+  (seq_mean_token_mean); num_rows: every row, filtered or not (seq_mean_token_sum_norm: Dr.
+  GRPO's divisor is a constant, so filtering rows must not change it).
+  """
+  num_tokens: Array
+  num_seqs: Array
+  num_rows: Array
+
+
+def denominators(mask_NxT: Array) -> Denominators:
+  """The counts of one batch (float32 scalars), for `aggregate`."""
   m = mask_NxT.astype(bool)
-  if mode == "token_mean":
-    return masked_mean(loss_NxT, m)
+  return Denominators(num_tokens=jnp.sum(m, dtype=jnp.float32),
+                      num_seqs=jnp.sum(jnp.any(m, axis=1), dtype=jnp.float32),
+                      num_rows=jnp.asarray(m.shape[0], jnp.float32))
+
+
+def aggregate(loss_NxT: Array, mask_NxT: Array, mode: str, norm_len: int | None = None,
+              denoms: Denominators | None = None) -> Array:
+  """Reduces a per-token loss to a scalar; see the module docstring for the modes.
+
+  `denoms` defaults to this batch's own counts; an empty batch gives 0, never NaN.
+  """
+  m = mask_NxT.astype(bool)
+  d = denominators(m) if denoms is None else denoms
   sums_N = jnp.sum(jnp.where(m, loss_NxT.astype(jnp.float32), 0.0), axis=1)
+  if mode == "token_mean":
+    return jnp.sum(sums_N) / jnp.maximum(d.num_tokens, 1.0)
   lens_N = jnp.sum(m, axis=1, dtype=jnp.float32)
   if mode == "seq_mean_token_mean":
-    per_seq_N = sums_N / jnp.maximum(lens_N, 1.0)
-  elif mode == "seq_mean_token_sum_norm":
-    per_seq_N = sums_N / float(loss_NxT.shape[1] if norm_len is None else norm_len)
-  else:
-    raise ValueError(f"aggregation mode={mode!r}; expected one of {AGGREGATIONS}")
-  return masked_mean(per_seq_N, lens_N > 0)
+    return jnp.sum(sums_N / jnp.maximum(lens_N, 1.0)) / jnp.maximum(d.num_seqs, 1.0)
+  if mode == "seq_mean_token_sum_norm":
+    norm = float(loss_NxT.shape[1] if norm_len is None else norm_len)
+    return jnp.sum(sums_N) / (norm * jnp.maximum(d.num_rows, 1.0))
+  raise ValueError(f"aggregation mode={mode!r}; expected one of {AGGREGATIONS}")
 
 
 def token_logprobs(logits_NxTxV: Array, tokens_NxT: Array) -> Array:
@@ -185,11 +220,12 @@ def _masked_extreme(x_NxT: Array, m_NxT: Array, fn, fill: float) -> Array:
 
 def policy_loss(name: str, logp_NxT: Array, old_logp_NxT: Array, advantages_NxT: Array,
                 mask_NxT: Array, cfg: LossConfig, ref_logp_NxT: Array | None = None,
-                entropy_NxT: Array | None = None) -> tuple[Array, dict[str, Array]]:
+                entropy_NxT: Array | None = None,
+                denoms: Denominators | None = None) -> tuple[Array, dict[str, Array]]:
   """Scalar loss (to minimise) and the metrics of the module docstring.
 
   Gradients flow only through logp_NxT (and entropy_NxT); old log-probs, advantages and the
-  reference are treated as constants.
+  reference are treated as constants. `denoms`: see `aggregate` (default: this batch's).
   """
   if name not in POLICY_LOSSES:
     raise ValueError(f"policy loss name={name!r}; expected one of {sorted(POLICY_LOSSES)}")
@@ -203,7 +239,7 @@ def policy_loss(name: str, logp_NxT: Array, old_logp_NxT: Array, advantages_NxT:
   logp_NxT = real(logp_NxT)
   old_logp_NxT = jax.lax.stop_gradient(real(old_logp_NxT))
   adv_NxT = jax.lax.stop_gradient(real(advantages_NxT))
-  agg = lambda x: aggregate(x, m, cfg.aggregation, cfg.norm_len)
+  agg = lambda x: aggregate(x, m, cfg.aggregation, cfg.norm_len, denoms)
   zero = jnp.zeros((), jnp.float32)
 
   pg_NxT, ratio_NxT = POLICY_LOSSES[name](logp_NxT, old_logp_NxT, adv_NxT, m, cfg)

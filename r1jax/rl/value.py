@@ -67,10 +67,12 @@ class Critic(nn.Module):
 
 def value_loss(values_NxT: Array, old_values_NxT: Array, returns_NxT: Array, mask_NxT: Array,
                clip_eps: float | None = 0.2, aggregation: str = "token_mean",
-               norm_len: int | None = None) -> tuple[Array, dict[str, Array]]:
+               norm_len: int | None = None,
+               denoms=None) -> tuple[Array, dict[str, Array]]:
   """PPO value loss 0.5 * max((V - R)^2, (V_clip - R)^2), V_clip = V_old + clip(V - V_old).
 
   clip_eps=None gives the plain squared error. Gradients flow only through values_NxT.
+  `denoms`: the optimizer step's counts under gradient accumulation (`losses.aggregate`).
   """
   if clip_eps is not None and clip_eps <= 0:
     raise ValueError(f"value_loss clip_eps={clip_eps} must be > 0 (or None)")
@@ -86,7 +88,7 @@ def value_loss(values_NxT: Array, old_values_NxT: Array, returns_NxT: Array, mas
     v_clip = old_v + jnp.clip(v - old_v, -clip_eps, clip_eps)
     err_clip_NxT = jnp.square(v_clip - ret)
     loss_NxT, clipped_NxT = jnp.maximum(err_NxT, err_clip_NxT), err_clip_NxT > err_NxT
-  loss = 0.5 * aggregate(loss_NxT, m, aggregation, norm_len)
+  loss = 0.5 * aggregate(loss_NxT, m, aggregation, norm_len, denoms)
   var_ret = jnp.square(masked_std(ret, m))
   var_res = jnp.square(masked_std(jax.lax.stop_gradient(ret - v), m))
   explained = jnp.where(var_ret > 0, 1.0 - var_res / jnp.where(var_ret > 0, var_ret, 1.0), 0.0)

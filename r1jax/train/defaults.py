@@ -39,16 +39,39 @@ def base_config():
   c.sampler = ml_collections.ConfigDict()
   c.sampler.group_size = 8  # Completions per prompt (GRPO's G).
   c.sampler.max_new_tokens = 48  # Completion budget in tokens.
-  c.sampler.temperature = 1.0  # Rollout temperature (1.0 keeps pi_old = the model).
+  # Rollout temperature (> 0). The trainer scores log-probs at the same temperature, so the
+  # ratio pi/pi_old compares the distribution the rollouts were really drawn from.
+  c.sampler.temperature = 1.0
+  # Truncated sampling (top_p < 1, top_k > 0, min_p > 0) makes the rollouts come from a
+  # distribution the loss does not score (a biased ratio): refused in RL unless
+  # rl.allow_truncated_sampling is set.
   c.sampler.top_p = 1.0
   c.sampler.top_k = 0
+  c.sampler.min_p = 0.0
   c.sampler.stop_strings = ("</answer>",)  # End a completion (one token, or a token sequence).
+  # Budget forcing in rollouts (s1), off by default. think_end: the end-of-thinking token
+  # (e.g. '</think>'); max_think_tokens > 0 forces it (then answer_prefix) after that many
+  # tokens; min_think_tokens > 0 replaces an earlier think_end by `wait`, at most max_waits
+  # times. Forced tokens get no gradient while rl.mask_forced_tokens is set.
+  c.sampler.think_end = ""
+  c.sampler.min_think_tokens = 0
+  c.sampler.max_think_tokens = 0
+  c.sampler.wait = "Wait"
+  c.sampler.max_waits = 1
+  c.sampler.answer_prefix = ""
 
   c.rl = ml_collections.ConfigDict()
   c.rl.algorithm = "grpo"  # grpo, dr_grpo, dapo, gspo, rloo, reinforce_pp, ppo.
   c.rl.advantage = ""  # Override the algorithm's estimator ('process' for dense rewards).
-  c.rl.kl_coef = 0.0  # beta: KL to the frozen reference (loss term, or reward for RF++).
-  c.rl.kl_estimator = "k3"  # k1, k2 or k3.
+  c.rl.kl_coef = 0.0  # beta: KL to the frozen reference (0 is off).
+  # Where the KL goes: 'loss' (beta * KL_t added to each token's loss: DeepSeekMath GRPO) or
+  # 'reward' (taken off the rewards: per token for reinforce_pp/ppo, the sequence's sum for
+  # outcome estimators: PPO/RLOO papers); '' takes the algorithm's (reward for ppo, rloo,
+  # reinforce_pp; loss for the GRPO family).
+  c.rl.kl_placement = ""
+  # k1, k2 or k3; '' takes k1 in the reward and k3 in the loss. k1 is refused as a loss term
+  # (its expected gradient is zero); k3 is clamped at 10 as veRL does.
+  c.rl.kl_estimator = ""
   c.rl.eps_low = -1.0  # Clip range below 1; -1 takes the algorithm's default.
   c.rl.eps_high = -1.0  # Clip range above 1 (DAPO clip-higher); -1: algorithm default.
   c.rl.dual_clip_c = 0.0  # Dual-clip bound for negative advantages (e.g. 3); 0 is off.
@@ -57,15 +80,29 @@ def base_config():
   c.rl.entropy_coef = 0.0  # Entropy bonus weight.
   c.rl.num_iterations = 1  # Passes over each batch of rollouts (mu).
   c.rl.num_minibatches = 1  # Optimizer steps per pass.
-  c.rl.grad_accum = 1  # Microbatches per optimizer step.
+  # Microbatches per optimizer step; losses are normalised by the whole step's token (or
+  # sequence) count, so the update does not depend on it.
+  c.rl.grad_accum = 1
   c.rl.score_chunks = 1  # Old/reference log-probs computed this many row chunks at a time.
   c.rl.scale_by_std = True  # GRPO: divide by the group std.
-  c.rl.grpo_norm = "group"  # group, batch or group_mean_batch_std.
+  # group: mean and std per group; batch: both over the batch; group_mean_batch_std: group
+  # mean, batch std (what TRL calls scale_rewards='batch').
+  c.rl.grpo_norm = "group"
   c.rl.gamma = 1.0  # GAE / REINFORCE++ discount.
   c.rl.lam = 0.95  # GAE lambda.
   c.rl.vf_coef = 0.5  # PPO value-loss weight.
   c.rl.vf_clip = 0.2  # PPO value clipping; 0 is off.
-  c.rl.value_lr = 1e-3  # Learning rate of the value head.
+  c.rl.value_lr = 1e-3  # Learning rate of the value model (its own optimizer).
+  # PPO's value model: 'shared' (a head on the policy trunk behind a stop-gradient: the value
+  # loss never moves the policy) or 'separate' (its own trunk, started from the policy's).
+  c.rl.critic = "shared"
+  c.rl.critic_warmup_steps = 0  # PPO: first RL steps that train only the critic.
+  # DAPO dynamic sampling: each round samples this many batches of prompts_per_step prompts;
+  # rounds repeat (at most dynamic_max_rounds) until prompts_per_step groups with differing
+  # rewards are kept. Short batches are padded with masked groups and reported.
+  c.rl.dynamic_oversample = 1
+  c.rl.dynamic_max_rounds = 4
+  c.rl.allow_truncated_sampling = False  # Opt in to top_k/top_p/min_p rollouts (biased).
   c.rl.add_outcome = True  # 'process' advantages: add the normalised outcome reward.
   c.rl.mask_forced_tokens = True  # Budget-forced tokens get no policy gradient.
   c.rl.overlong_filter = False  # DAPO: truncated completions get no gradient.

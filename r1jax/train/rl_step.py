@@ -8,7 +8,8 @@ with shardings and donation. Nothing here touches text or the host.
 """
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import dataclasses
+from typing import NamedTuple
 
 import flax.linen as nn
 import jax
@@ -53,11 +54,16 @@ def sequences(prompt_tokens_BxP, prompt_mask_BxP, completion_NxT, completion_mas
 
 
 def completion_logprobs(params, model_config: ModelConfig, tokens_NxL, segment_NxL,
-                        positions_NxL, T: int, value_params=None, with_entropy: bool = False):
+                        positions_NxL, T: int, value_params=None, with_entropy: bool = False,
+                        temperature: float = 1.0, critic: str = "shared"):
   """Log-probs of the last T tokens (the completion) under `params`; optional entropy/values.
 
   Logit at index P-1+t predicts completion token t; with left padding, index P-1 is each row's
   last prompt token. Values are read at the same positions (the state before token t).
+  `temperature`: the rollouts were sampled from softmax(logits / T), so the ratio pi/pi_old
+  must compare that distribution (else any T != 1 is an uncorrected off-policy gradient).
+  `critic`: 'shared' reads a value head on the policy trunk behind a stop-gradient (the value
+  loss never moves the policy); 'separate' runs the critic's own trunk (value_params).
   """
   L = tokens_NxL.shape[1]
   P = L - T
@@ -68,17 +74,24 @@ def completion_logprobs(params, model_config: ModelConfig, tokens_NxL, segment_N
       {"params": params}, tokens_NxL, positions_NxL, segment_NxL, return_hidden=True,
       single_segment=True)
   logits_NxTxV = logits_NxLxV[:, P - 1:L - 1]
+  if temperature != 1.0:
+    logits_NxTxV = logits_NxTxV.astype(jnp.float32) / temperature
   logp_NxT = losses.token_logprobs(logits_NxTxV, tokens_NxL[:, P:])
   entropy_NxT = losses.entropy_from_logits(logits_NxTxV) if with_entropy else None
   values_NxT = None
   if value_params is not None:
-    values_NxT = value_lib.ValueHead().apply({"params": value_params},
-                                             hidden_NxLxD[:, P - 1:L - 1])
+    if critic == "separate":
+      values_NxT = value_lib.Critic(model_config).apply(
+          {"params": value_params}, tokens_NxL, positions_NxL, segment_NxL)[:, P - 1:L - 1]
+    else:
+      values_NxT = value_lib.ValueHead(stop_gradient_trunk=True).apply(
+          {"params": value_params}, hidden_NxLxD[:, P - 1:L - 1])
   return logp_NxT, entropy_NxT, values_NxT
 
 
 def score_step(params, value_params, tokens_NxL, segment_NxL, positions_NxL, *,
-               model_config: ModelConfig, T: int, num_chunks: int = 1):
+               model_config: ModelConfig, T: int, num_chunks: int = 1,
+               temperature: float = 1.0, critic: str = "shared"):
   """Old (or reference) log-probs and old values, without gradients.
 
   Rows are scored `num_chunks` at a time in a lax.map, so only N / num_chunks rows of
@@ -86,7 +99,8 @@ def score_step(params, value_params, tokens_NxL, segment_NxL, positions_NxL, *,
   """
   def score(chunk):
     tok, seg, pos = chunk
-    logp, _, values = completion_logprobs(params, model_config, tok, seg, pos, T, value_params)
+    logp, _, values = completion_logprobs(params, model_config, tok, seg, pos, T, value_params,
+                                          temperature=temperature, critic=critic)
     return logp, (jnp.zeros_like(logp) if values is None else values)
 
   N = tokens_NxL.shape[0]
@@ -96,24 +110,39 @@ def score_step(params, value_params, tokens_NxL, segment_NxL, positions_NxL, *,
   return logp.reshape(N, T), values.reshape(N, T)
 
 
+# Estimators whose rewards live on tokens take a per-token KL penalty; the others see the
+# sequence's summed KL subtracted from its outcome reward (RLOO's r(x, y) - beta * KL).
+TOKEN_REWARD_ESTIMATORS = ("reinforce_pp", "gae")
+
+
 def advantage_step(rewards_N, mask_NxT, old_logp_NxT, ref_logp_NxT, values_NxT,
-                   step_rewards_NxT, *, algo: Algorithm, name: str, group_size: int,
-                   adv_cfg: adv_lib.AdvantageConfig, kl_estimator: str):
-  """Advantages (and returns) from rewards; DAPO's group filter as a keep mask."""
-  keep_N, num_dropped = None, jnp.zeros((), jnp.float32)
-  if algo.dynamic_sampling:
-    keep_N, num_dropped = filtering.group_keep_mask(rewards_N, group_size)
+                   step_rewards_NxT, step_mask_NxT, keep_N=None, *, algo: Algorithm, name: str,
+                   group_size: int, adv_cfg: adv_lib.AdvantageConfig, kl_in_reward: bool,
+                   kl_coef: float, kl_estimator: str):
+  """Advantages (and returns) from rewards; the rows that count as a mask.
+
+  keep_N: rows that train (DAPO's selection leaves padding groups at 0); None keeps all.
+  With kl_in_reward, beta * KL(pi_old || pi_ref) (estimator `kl_estimator`, no gradient)
+  is taken off the rewards before any estimator sees them, for every algorithm.
+  """
   kl_NxT = None
-  if algo.kl_in_reward:
-    kl_NxT = kl_lib.kl_estimate(old_logp_NxT, ref_logp_NxT, kl_estimator)
+  if kl_in_reward and kl_coef > 0:
+    kl_NxT = jnp.where(mask_NxT > 0, kl_lib.kl_estimate(old_logp_NxT, ref_logp_NxT,
+                                                        kl_estimator), 0.0)
+  tok_kl = kl_NxT if name in TOKEN_REWARD_ESTIMATORS else None
+  if kl_NxT is not None and name not in TOKEN_REWARD_ESTIMATORS:
+    rewards_N = kl_lib.kl_penalized_rewards(rewards_N, kl_NxT, mask_NxT, kl_coef)
+  cfg = dataclasses.replace(adv_cfg, kl_coef=kl_coef if tok_kl is not None else 0.0)
   inputs = adv_lib.AdvantageInputs(
       rewards_N=rewards_N, mask_NxT=mask_NxT, group_size=group_size,
       values_NxT=values_NxT if algo.critic else None,
       step_rewards_NxT=step_rewards_NxT if name == "process" else None,
-      kl_NxT=kl_NxT, keep_N=keep_N)
-  out = adv_lib.compute_advantages(name, inputs, adv_cfg)
+      step_mask_NxT=step_mask_NxT if name == "process" else None,
+      kl_NxT=tok_kl, keep_N=keep_N)
+  out = adv_lib.compute_advantages(name, inputs, cfg)
   metrics = dict(out.metrics)
-  metrics["dropped_groups"] = jnp.asarray(num_dropped, jnp.float32)
+  if kl_NxT is not None:
+    metrics["kl_penalty"] = kl_coef * losses.masked_mean(kl_NxT, mask_NxT)
   mask = mask_NxT
   if keep_N is not None:
     mask = mask_NxT * keep_N[:, None].astype(mask_NxT.dtype)
@@ -124,53 +153,81 @@ def _microbatches(batch: Rollouts, m: int) -> Rollouts:
   return jax.tree.map(lambda x: x.reshape((m, x.shape[0] // m) + x.shape[1:]), batch)
 
 
+# How per-microbatch metrics combine into the optimizer step's: loss terms are each a share of
+# one loss (global denominators), so they add; extremes take the extreme; counts add; the rest
+# are token-weighted means.
+_SUMMED = ("loss", "pg_loss", "kl_loss", "entropy_loss", "vf_loss", "num_tokens", "num_seqs")
+
+
+def _combine_metrics(metrics_M: dict, tokens_M: jax.Array) -> dict:
+  w_M = tokens_M / jnp.maximum(jnp.sum(tokens_M), 1.0)
+  out = {}
+  for k, v in metrics_M.items():
+    if k in _SUMMED:
+      out[k] = jnp.sum(v)
+    elif k.endswith("_min"):
+      out[k] = jnp.min(jnp.where(tokens_M > 0, v, jnp.inf)) if v.ndim else v
+      out[k] = jnp.where(jnp.any(tokens_M > 0), out[k], 0.0)
+    elif k.endswith("_max"):
+      out[k] = jnp.max(jnp.where(tokens_M > 0, v, -jnp.inf))
+      out[k] = jnp.where(jnp.any(tokens_M > 0), out[k], 0.0)
+    else:
+      out[k] = jnp.sum(v * w_M)
+  return out
+
+
 def rl_update_step(state: TrainState, batch: Rollouts, rng, *, model_config: ModelConfig,
                    optimizer: optax.GradientTransformation,
                    value_optimizer: optax.GradientTransformation | None, algo: Algorithm,
                    loss_cfg: losses.LossConfig, vf_coef: float, vf_clip: float | None,
-                   num_microbatches: int, use_ref: bool):
+                   num_microbatches: int, use_ref: bool, temperature: float = 1.0,
+                   critic: str = "shared", update_policy: bool = True):
   """One optimizer step on a minibatch, gradients accumulated over `num_microbatches`.
 
-  Metrics are means over microbatches. With 'token_mean' aggregation each microbatch is
-  normalised by its own token count (the usual gradient-accumulation approximation).
+  Every loss is normalised by the counts of the whole minibatch (tokens, sequences, rows:
+  `losses.Denominators`) and the microbatch gradients are summed, so M microbatches give the
+  gradient of the one full-batch loss (TRL's and veRL's global token normalisation); a fully
+  masked microbatch adds exactly zero. `update_policy=False` trains only the critic (PPO's
+  critic warm-up).
   """
   del rng
   T = batch.mask_NxT.shape[1]
   trainables = {"policy": state.params, "value": state.value_params}
+  denoms = losses.denominators(batch.mask_NxT)
 
   def loss_fn(tr, mb: Rollouts):
     logp, entropy, values = completion_logprobs(
         tr["policy"], model_config, mb.tokens_NxL, mb.segment_NxL, mb.positions_NxL, T,
-        tr["value"], with_entropy=True)
+        tr["value"], with_entropy=True, temperature=temperature, critic=critic)
     loss, metrics = losses.policy_loss(
         algo.policy_loss, logp, mb.old_logp_NxT, mb.advantages_NxT, mb.mask_NxT, loss_cfg,
-        ref_logp_NxT=mb.ref_logp_NxT if use_ref else None, entropy_NxT=entropy)
+        ref_logp_NxT=mb.ref_logp_NxT if use_ref else None, entropy_NxT=entropy,
+        denoms=denoms)
+    if not update_policy:
+      loss = jnp.zeros((), jnp.float32)
     if values is not None:
       vf, vf_metrics = value_lib.value_loss(values, mb.old_values_NxT, mb.returns_NxT,
                                             mb.mask_NxT, vf_clip, loss_cfg.aggregation,
-                                            loss_cfg.norm_len)
+                                            loss_cfg.norm_len, denoms=denoms)
       loss = loss + vf_coef * vf
       metrics = {**metrics, **vf_metrics, "loss": loss}
     return loss, metrics
 
   grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
-  def accumulate(carry, mb):
-    g_acc, m_acc = carry
+  def accumulate(g_acc, mb):
     (_, metrics), g = grad_fn(trainables, mb)
-    return (jax.tree.map(jnp.add, g_acc, g), jax.tree.map(jnp.add, m_acc, metrics)), None
+    return jax.tree.map(jnp.add, g_acc, g), metrics
 
   mbs = _microbatches(batch, num_microbatches)
-  first = jax.tree.map(lambda x: x[0], mbs)
-  metric_shapes = jax.eval_shape(lambda: grad_fn(trainables, first)[0][1])
   zeros_g = jax.tree.map(jnp.zeros_like, trainables)
-  zeros_m = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), metric_shapes)
-  (grads, metrics), _ = jax.lax.scan(accumulate, (zeros_g, zeros_m), mbs)
-  grads = jax.tree.map(lambda g: g / num_microbatches, grads)
-  metrics = jax.tree.map(lambda v: v / num_microbatches, metrics)
+  grads, metrics_M = jax.lax.scan(accumulate, zeros_g, mbs)
+  metrics = _combine_metrics(metrics_M, metrics_M["num_tokens"])
 
-  updates, opt_state = optimizer.update(grads["policy"], state.opt_state, state.params)
-  params = optax.apply_updates(state.params, updates)
+  params, opt_state = state.params, state.opt_state
+  if update_policy:
+    updates, opt_state = optimizer.update(grads["policy"], state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
   value_params, value_opt_state = state.value_params, state.value_opt_state
   if value_optimizer is not None and value_params is not None:
     v_updates, value_opt_state = value_optimizer.update(grads["value"], value_opt_state,
@@ -182,13 +239,17 @@ def rl_update_step(state: TrainState, batch: Rollouts, rng, *, model_config: Mod
   return new_state, metrics
 
 
-def value_head_init(model_config: ModelConfig):
-  """Init fn for a ValueHead on the policy trunk's hidden states (PPO)."""
-  def init(rng):
+def value_init(model_config: ModelConfig, critic: str):
+  """init(rng, policy_params) -> value params for PPO.
+
+  'shared': a ValueHead read on the policy trunk (behind a stop-gradient); 'separate': a
+  Critic whose own trunk starts as a copy of the policy's (as OpenRLHF/veRL start the critic
+  from the actor or reward model), plus a fresh head.
+  """
+  def init(rng, policy_params):
     hidden = jnp.zeros((1, 1, model_config.d_model), jnp.float32)
-    return nn.meta.unbox(value_lib.ValueHead().init(rng, hidden)["params"])
+    head = nn.meta.unbox(value_lib.ValueHead().init(rng, hidden)["params"])
+    if critic == "shared":
+      return head
+    return {"trunk": jax.tree.map(jnp.copy, policy_params), "value_head": head}
   return init
-
-
-def tree_finite(tree: Any) -> jax.Array:
-  return jnp.all(jnp.array([jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree)]))

@@ -19,48 +19,20 @@ import numpy as np
 from r1jax import distributed, sharding
 from r1jax.data import pipeline as pipeline_lib
 from r1jax.eval import plots
-from r1jax.eval.evaluate import Evaluator, completions_text, example_keys
-from r1jax.rewards import registry as rewards_registry
-from r1jax.rl import advantages as adv_lib
-from r1jax.rl import losses
+from r1jax.eval.evaluate import Evaluator
 from r1jax.rl.algorithms import get_algorithm
-from r1jax.sampling.sampler import STOP_LENGTH, Sampler
+from r1jax.sampling.sampler import Sampler
 from r1jax.train import checkpoint as ckpt_lib
 from r1jax.train import metrics as metrics_lib
+from r1jax.train import rl_phases
 from r1jax.train import rl_step
 from r1jax.train import setup as setup_lib
 from r1jax.train import sft_trainer
 from r1jax.train.state import create_state, make_optimizer
 
 
-def _step_rewards_to_tokens(tokenizer, tokens_NxT, lengths_N, steps, T):
-  """Dense rewards at character offsets -> rewards at the token covering each offset."""
-  out = np.zeros((len(steps), T), np.float32)
-  for i, row_steps in enumerate(steps):
-    if not row_steps:
-      continue
-    ends, pos = [], 0
-    for t in tokens_NxT[i, :int(lengths_N[i])]:
-      pos += len(tokenizer.decode([int(t)]))
-      ends.append(pos)
-    for offset, r in row_steps:
-      t = int(np.searchsorted(ends, offset, side="left"))
-      out[i, min(t, max(len(ends) - 1, 0))] += r
-  return out
-
-
-def loss_config(config, algo) -> losses.LossConfig:
-  rl = config.rl
-  return losses.LossConfig(
-      eps_low=algo.eps_low if rl.eps_low < 0 else rl.eps_low,
-      eps_high=algo.eps_high if rl.eps_high < 0 else rl.eps_high,
-      dual_clip_c=rl.dual_clip_c or None,
-      aggregation=rl.aggregation or algo.aggregation,
-      norm_len=rl.norm_len or config.sampler.max_new_tokens,
-      kl_coef=0.0 if algo.kl_in_reward else rl.kl_coef,
-      kl_estimator=rl.kl_estimator,
-      kl_in_loss=not algo.kl_in_reward,
-      entropy_coef=rl.entropy_coef)
+# Kept importable from here (benchmarks and tests built configs through it).
+loss_config = rl_phases.loss_config
 
 
 def train_and_evaluate(config, workdir: str) -> dict:
@@ -91,9 +63,10 @@ def train_and_evaluate(config, workdir: str) -> dict:
                              config.optim.b1, config.optim.b2, name=config.optim.name)
   value_optimizer = make_optimizer(config.rl.value_lr) if algo.critic else None
   p_shard = sharding.param_shardings(model_config, mesh, rules)
+  settings = rl_phases.rl_settings(config, algo)
   state, state_shard = create_state(
       init_params_fn, optimizer, config.seed, mesh, p_shard,
-      init_value_fn=rl_step.value_head_init(model_config) if algo.critic else None,
+      init_value_fn=rl_step.value_init(model_config, settings.critic) if algo.critic else None,
       value_optimizer=value_optimizer)
 
   data = setup_lib.build_data(config, tok)
@@ -110,7 +83,6 @@ def train_and_evaluate(config, workdir: str) -> dict:
                                async_save=config.checkpoint.async_save,
                                best_metric=config.checkpoint.best_metric or None)
   ckpt_lib.install_sigterm_handler()
-  use_ref = config.rl.kl_coef > 0
 
   # Resume, or warm-start (SFT) and take the reference snapshot.
   start_step, eval_history = 0, []
@@ -130,26 +102,8 @@ def train_and_evaluate(config, workdir: str) -> dict:
     ref_params = jax.tree.map(jnp.copy, state.params)
 
   # Jitted pieces, compiled once. Shardings follow the inputs (sampler outputs are row-sharded).
-  seqs_fn = jax.jit(functools.partial(rl_step.sequences, n=G))
-  score_fn = jax.jit(functools.partial(rl_step.score_step, model_config=model_config, T=T,
-                                       num_chunks=config.rl.score_chunks))
-  adv_cfg = adv_lib.AdvantageConfig(scale_by_std=config.rl.scale_by_std,
-                                    grpo_norm=config.rl.grpo_norm, gamma=config.rl.gamma,
-                                    lam=config.rl.lam,
-                                    kl_coef=config.rl.kl_coef if algo.kl_in_reward else 0.0,
-                                    add_outcome=config.rl.add_outcome)
-  adv_name = config.rl.advantage or algo.advantage
-  adv_fn = jax.jit(functools.partial(
-      rl_step.advantage_step, algo=algo, name=adv_name, group_size=G, adv_cfg=adv_cfg,
-      kl_estimator=config.rl.kl_estimator))
-  update_fn = jax.jit(
-      functools.partial(rl_step.rl_update_step, model_config=model_config, optimizer=optimizer,
-                        value_optimizer=value_optimizer, algo=algo,
-                        loss_cfg=loss_config(config, algo), vf_coef=config.rl.vf_coef,
-                        vf_clip=config.rl.vf_clip or None,
-                        num_microbatches=config.rl.grad_accum, use_ref=use_ref),
-      donate_argnums=0, out_shardings=(state_shard, None) if mesh is not None else None)
-  take_fn = jax.jit(lambda batch, idx: jax.tree.map(lambda x: x[idx], batch))
+  fns = rl_phases.build_step_fns(config, algo, model_config, optimizer, value_optimizer, mesh,
+                                 state_shard)
   ctx = lambda: sharding.activation_sharding(mesh, rules)  # A fresh context per use.
   # Host <-> device: each process holds its own rows; global arrays are built from them.
   rows1, rows2 = (sharding.batch_sharding(mesh, nd) for nd in (1, 2))
@@ -185,86 +139,59 @@ def train_and_evaluate(config, workdir: str) -> dict:
     for step in range(start_step, config.total_steps):
       t_step = time.perf_counter()
       timer = metrics_lib.Timer()
-      with timer("data"):
-        batch = data.rl.next()
-        examples = [e for e in batch.examples for _ in range(G)]
-        keys = jax.random.key_data(example_keys(config.seed, step + 1, batch.examples))
-        prompts, prompt_mask, keys = (distributed.global_rows(x, rows2) for x in
-                                      (batch.prompt_tokens_BxP, batch.prompt_mask_BxP, keys))
+      info = None
       with timer("sampling"), ctx():
-        out = sampler(state.params, prompts, prompt_mask, keys)
-        # This process's rollouts: the rows of its own prompts (prompt-major order).
-        host = {"tokens": distributed.local_rows(out.tokens_NxT),
-                "lengths": distributed.local_rows(out.lengths_N),
-                "stop": distributed.local_rows(out.stop_reason_N)}
+        if algo.dynamic_sampling:
+          # Rounds of sampling and grading until the batch holds enough groups with signal.
+          roll, graded, info = rl_phases.dynamic_rollout(
+              sampler, state.params, data, tok, specs, reward_pool, config, step, rows1, rows2)
+        else:
+          with timer("data"):
+            batch = data.rl.next()
+          roll = rl_phases.rollout(sampler, state.params, batch, config.seed, step, G, rows2)
       with ctx():
         # Dispatched before grading: the old/reference log-prob passes do not need rewards,
         # so with async dispatch the accelerator computes them while the host grades.
-        mask = out.mask_NxT.astype(jnp.float32)
-        if config.rl.mask_forced_tokens:
-          mask = mask * (1 - out.forced_mask_NxT.astype(jnp.float32))
-        if config.rl.overlong_filter:
-          mask = mask * (out.stop_reason_N != STOP_LENGTH)[:, None].astype(jnp.float32)
-        tokens, seg, pos = seqs_fn(prompts, prompt_mask, out.tokens_NxT, out.mask_NxT)
-        old_logp, old_values = score_fn(state.params, state.value_params, tokens, seg, pos)
+        mask = rl_phases.loss_mask(roll, config)
+        tokens, seg, pos = fns.sequences(roll.prompts_BxP, roll.prompt_mask_BxP,
+                                         roll.tokens_NxT, roll.mask_NxT)
+        old_logp, old_values = fns.score(state.params, state.value_params, tokens, seg, pos)
         ref_logp = old_logp
-        if use_ref:
-          ref_logp, _ = score_fn(ref_params, None, tokens, seg, pos)
+        if settings.use_ref:
+          ref_logp, _ = fns.score(ref_params, None, tokens, seg, pos)
       with timer("rewards"):
-        texts = completions_text(tok, host["tokens"], host["lengths"])
-        graded = rewards_registry.grade_batch(texts, examples, specs, pool=reward_pool,
-                                              timeout_s=config.reward_timeout_s,
-                                              num_tokens=host["lengths"])
-        step_rewards = np.zeros((len(texts), T), np.float32)
-        if adv_name == "process":
-          step_rewards = _step_rewards_to_tokens(tok, host["tokens"], host["lengths"],
-                                                 graded.steps, T)
+        if info is None:
+          graded = rl_phases.grade(tok, roll, specs, reward_pool, config.reward_timeout_s)
+        step_rewards = step_mask = np.zeros(roll.host["tokens"].shape, np.float32)
+        if settings.advantage == "process":
+          step_rewards, step_mask = rl_phases.place_step_rewards(
+              tok, roll.host["tokens"], roll.host["lengths"], graded.steps, T)
       with timer("update"), ctx():
-        advantages, returns, mask, adv_metrics = adv_fn(
+        keep = None if info is None else distributed.global_rows(info.keep_local, rows1)
+        advantages, returns, mask, adv_metrics = fns.advantages(
             distributed.global_rows(graded.total.astype(np.float32), rows1), mask, old_logp,
-            ref_logp, old_values, distributed.global_rows(step_rewards, rows2))
+            ref_logp, old_values, distributed.global_rows(step_rewards, rows2),
+            distributed.global_rows(step_mask, rows2), keep)
         rollouts = rl_step.Rollouts(tokens, seg, pos, mask, old_logp, ref_logp, advantages,
                                     returns, old_values)
-        mb_rows = N // config.rl.num_minibatches
-        rng = np.random.default_rng([config.seed, step])
-        step_metrics = []
-        for _ in range(config.rl.num_iterations):
-          perm = rng.permutation(N)
-          for m in range(config.rl.num_minibatches):
-            idx = np.sort(perm[m * mb_rows:(m + 1) * mb_rows]).astype(np.int32)
-            state, mb_metrics = update_fn(state, take_fn(rollouts, idx), None)
-            step_metrics.append(mb_metrics)
-        upd = distributed.fetch(step_metrics)
-        upd = {k: float(np.mean([m[k] for m in upd])) for k in upd[0]}
+        critic_only = algo.critic and step < config.rl.critic_warmup_steps
+        state, upd, skipped = rl_phases.update(
+            fns, state, rollouts, config, step,
+            keep_N=None if info is None else info.keep_N, critic_only=critic_only)
 
-      m = {f"train/{k}" if k not in ("loss", "kl") else k: v for k, v in upd.items()}
-      m.update({f"adv/{k}": float(v) for k, v in distributed.fetch(adv_metrics).items()})
-      # Host-side metrics over every process's rollouts: one gather of all per-rollout columns
-      # and one of the counters (both the identity with one process).
-      acc_name = config.eval.accuracy_reward
-      cols = {"total": graded.total, **{f"r/{k}": v for k, v in graded.per_reward.items()},
-              "length": host["lengths"], "clipped": host["stop"] == STOP_LENGTH}
-      rows = distributed.allgather_rows(np.stack([np.asarray(v, np.float64).reshape(-1)
-                                                  for v in cols.values()], axis=1))
-      col = dict(zip(cols, rows.T))
-      counts = distributed.allgather_json({"failures": dict(graded.failures),
-                                           "skipped": data.rl.num_skipped})
-      m["reward/total"] = float(np.mean(col["total"]))
-      for name in graded.per_reward:
-        m[f"reward/{name}"] = float(np.mean(col[f"r/{name}"]))
-      for name in graded.failures:
-        m[f"reward_failures/{name}"] = float(sum(c["failures"][name] for c in counts))
-      acc = col.get(f"r/{acc_name}", col["total"])
-      m["accuracy"] = float(np.mean(acc >= 1.0 - 1e-6))
-      lengths = col["length"]
-      m["response/length_mean"] = float(np.mean(lengths))
-      m["response/length_max"] = float(np.max(lengths))
-      m["response/clipped_ratio"] = float(np.mean(col["clipped"]))
+      metric_src = graded if info is None else info.sampled
+      m = rl_phases.rl_step_metrics(
+          upd, adv_metrics, metric_src,
+          roll.host["lengths"] if info is None else info.sampled_lengths,
+          roll.host["stop"] if info is None else info.sampled_stop,
+          int(np.sum(roll.host["forced"])), config.eval.accuracy_reward,
+          data.rl.num_skipped, skipped)
+      if info is not None:
+        m.update(info.metrics)
       m.update(timer.seconds("time/"))
       dt = time.perf_counter() - t_step
       m["time/step"] = dt
-      m["throughput/tokens_per_sec"] = float(np.sum(lengths)) / max(dt, 1e-9)
-      m["data/skipped_prompts"] = float(sum(c["skipped"] for c in counts))
+      m["throughput/tokens_per_sec"] = float(np.sum(roll.host["lengths"])) / max(dt, 1e-9)
 
       if not np.isfinite(m["loss"]) or not np.isfinite(m["train/grad_norm"]):
         ckpt.wait()

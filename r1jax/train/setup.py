@@ -82,6 +82,7 @@ def validate_config(config) -> None:
       distributed.Settings.from_config(config.distributed).validate()
     except ValueError as e:
       _fail("distributed", str(e))
+  _validate_rl(config, algo)
   adv = config.rl.advantage
   if adv:
     from r1jax.rl.advantages import ADVANTAGES  # pylint: disable=g-import-not-at-top
@@ -89,6 +90,60 @@ def validate_config(config) -> None:
       _fail("rl.advantage", f"unknown estimator {adv!r}; known: {sorted(ADVANTAGES)}")
     if adv == "gae" and not algo.critic:
       _fail("rl.advantage", "'gae' needs a value head: use rl.algorithm='ppo'")
+
+
+def _validate_rl(config, algo) -> None:
+  """The RL-core fields: KL placement and estimator, critic, DAPO sampling, rollouts."""
+  rl, s = config.rl, config.sampler
+  if rl.kl_placement not in ("", "loss", "reward"):
+    _fail("rl.kl_placement", f"must be 'loss', 'reward' or '' (the algorithm's), got "
+          f"{rl.kl_placement!r}")
+  if rl.kl_estimator not in ("", "k1", "k2", "k3"):
+    _fail("rl.kl_estimator", f"must be k1, k2, k3 or '' (k1 in the reward, k3 in the loss), "
+          f"got {rl.kl_estimator!r}")
+  in_reward = algo.kl_in_reward if not rl.kl_placement else rl.kl_placement == "reward"
+  if rl.kl_coef > 0 and not in_reward and rl.kl_estimator == "k1":
+    _fail("rl.kl_estimator", "'k1' cannot be a loss term (its expected gradient is zero): "
+          "use k2/k3, or rl.kl_placement='reward'")
+  if rl.critic not in ("shared", "separate"):
+    _fail("rl.critic", f"must be 'shared' or 'separate', got {rl.critic!r}")
+  for field in ("rl.critic_warmup_steps",):
+    v = _get(config, field)
+    if not isinstance(v, int) or v < 0:
+      _fail(field, f"must be an int >= 0, got {v!r}")
+  if rl.critic_warmup_steps and not algo.critic:
+    _fail("rl.critic_warmup_steps", f"{config.rl.algorithm} has no critic (use ppo)")
+  for field in ("rl.dynamic_oversample", "rl.dynamic_max_rounds"):
+    v = _get(config, field)
+    if not isinstance(v, int) or v < 1:
+      _fail(field, f"must be a positive int, got {v!r}")
+  if not s.temperature > 0:
+    _fail("sampler.temperature", f"RL rollouts must be sampled (> 0), got {s.temperature!r}")
+  truncated = {"sampler.top_k": s.top_k > 0, "sampler.top_p": s.top_p < 1.0,
+               "sampler.min_p": s.get("min_p", 0.0) > 0}
+  for field, on in truncated.items():
+    if on and not rl.allow_truncated_sampling:
+      _fail(field, f"{_get(config, field)!r} truncates the sampling distribution, which the "
+            "loss's ratio does not see (biased updates); set rl.allow_truncated_sampling=True "
+            "to accept that")
+  for field in ("sampler.min_think_tokens", "sampler.max_think_tokens", "sampler.max_waits"):
+    v = _get(config, field)
+    if not isinstance(v, int) or v < 0:
+      _fail(field, f"must be an int >= 0, got {v!r}")
+  if (s.min_think_tokens or s.max_think_tokens) and not s.think_end:
+    _fail("sampler.think_end", "must name the end-of-thinking token for budget forcing")
+  if s.max_think_tokens and s.min_think_tokens > s.max_think_tokens:
+    _fail("sampler.min_think_tokens", f"must be <= max_think_tokens ({s.max_think_tokens})")
+  if s.min_think_tokens and (not s.wait or s.max_waits < 1):
+    _fail("sampler.wait", "needs a non-empty wait string and max_waits >= 1")
+  adv = rl.advantage or algo.advantage
+  if adv == "process" and not any(config.rewards.get(n, 0) for n in DENSE_REWARDS):
+    _fail("rl.advantage", f"'process' needs a dense reward with a non-zero weight (one of "
+          f"{DENSE_REWARDS}), else every step advantage is 0")
+
+
+# Rewards that report step rewards (the input of the 'process' estimator).
+DENSE_REWARDS = ("process_steps", "process_reference")
 
 
 def _get(config, dotted: str):
@@ -225,11 +280,23 @@ def sampler_config(config, tokenizer, stop: StopTokens, model_config) -> Sampler
   s = config.sampler
   # Padded model vocabularies (Qwen: 151936 rows, fewer tokenizer ids) must not be sampled.
   limit = tokenizer.vocab_size if tokenizer.vocab_size < model_config.vocab_size else 0
+  think = {}
+  if s.get("think_end", ""):
+    ids = tokenizer.token_to_id(s.think_end)
+    ids = [ids] if ids is not None else tokenizer.encode(s.think_end)
+    if len(ids) != 1:
+      _fail("sampler.think_end", f"{s.think_end!r} must be one token of this tokenizer, "
+            f"got {ids}")
+    think = dict(think_end_id=int(ids[0]), min_think_tokens=s.min_think_tokens,
+                 max_think_tokens=s.max_think_tokens,
+                 wait_ids=tuple(tokenizer.encode(s.wait)) if s.min_think_tokens else (),
+                 max_waits=s.max_waits if s.min_think_tokens else 0,
+                 answer_prefix_ids=tuple(tokenizer.encode(s.answer_prefix)))
   return SamplerConfig(max_new_tokens=s.max_new_tokens, eos_id=tokenizer.eos_id,
                        pad_id=tokenizer.pad_id, temperature=s.temperature, top_p=s.top_p,
-                       top_k=s.top_k, stop_token_ids=stop.ids, stop_sequences=stop.sequences,
-                       n=s.group_size,
-                       vocab_limit=limit)
+                       top_k=s.top_k, min_p=s.get("min_p", 0.0), stop_token_ids=stop.ids,
+                       stop_sequences=stop.sequences, n=s.group_size, vocab_limit=limit,
+                       **think)
 
 
 def reward_specs(config):

@@ -75,7 +75,7 @@ def make_optimizer(lr: float, schedule: str = "constant", warmup_steps: int = 0,
 
 def create_state(init_params_fn: Callable[[jax.Array], Any], optimizer, seed: int,
                  mesh: Mesh | None = None, param_shardings=None,
-                 init_value_fn: Callable[[jax.Array], Any] | None = None,
+                 init_value_fn: Callable[[jax.Array, Any], Any] | None = None,
                  value_optimizer=None) -> tuple[TrainState, Any]:
   """Builds the state already sharded: shapes via eval_shape, then one jit with out_shardings.
 
@@ -84,7 +84,8 @@ def create_state(init_params_fn: Callable[[jax.Array], Any], optimizer, seed: in
   start). They then enter the optimizer-state jit as an argument, never as a constant captured
   by the trace, which a multi-host array cannot be, and the state holds them without a copy.
   Optimizer state takes the params' shardings (optax states mirror the params tree; scalars
-  are replicated).
+  are replicated). `init_value_fn(rng, params)` builds PPO's value parameters (a separate
+  critic's trunk starts from the policy's params and is sharded like them).
   """
   k_model, k_value, k_state = jax.random.split(jax.random.key(seed), 3)
   params = init_params_fn(k_model)
@@ -92,7 +93,7 @@ def create_state(init_params_fn: Callable[[jax.Array], Any], optimizer, seed: in
     params = jax.device_put(params, param_shardings)  # A no-op when already laid out so.
 
   def init_rest(params, k_value, k_state):
-    value_params = init_value_fn(k_value) if init_value_fn else None
+    value_params = init_value_fn(k_value, params) if init_value_fn else None
     return TrainState(step=jnp.zeros((), jnp.int32), params=None,
                       opt_state=optimizer.init(params),
                       rng=jax.random.key_data(k_state),
@@ -130,6 +131,6 @@ def state_shardings(abstract_state: TrainState, mesh: Mesh, param_shardings):
       step=rep, params=param_shardings, opt_state=like_params(abstract_state.opt_state),
       rng=rep,
       value_params=(None if abstract_state.value_params is None
-                    else jax.tree.map(lambda _: rep, abstract_state.value_params)),
+                    else like_params(abstract_state.value_params)),
       value_opt_state=(None if abstract_state.value_opt_state is None
-                       else jax.tree.map(lambda _: rep, abstract_state.value_opt_state)))
+                       else like_params(abstract_state.value_opt_state)))

@@ -1,0 +1,316 @@
+"""The RL core through the trainer's own jitted steps (rl_phases.build_step_fns) and runs.
+
+One test per RL-core defect: dense advantages with a step mask, sampling temperature in the
+scored log-probs, the PPO critic's isolation from the policy, KL placement, exact zeros for
+constant groups, gradient-accumulation invariance, DAPO refill, budget-forced tokens.
+"""
+import json
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import rl_harness
+from r1jax.eval.evaluate import example_keys
+from r1jax.rewards import registry as rewards_registry
+from r1jax.train import rl_phases, rl_step, rl_trainer
+from r1jax.train import setup as setup_lib
+
+
+def _rows(workdir):
+  return [json.loads(l) for l in (workdir / "metrics.jsonl").read_text().splitlines()]
+
+
+def _train_rows(workdir):
+  return [r for r in _rows(workdir) if "loss" in r and r["step"] > 0]
+
+
+# ------------------------------------------------------------------ 1. Dense (process) advantages.
+def test_process_advantages_follow_deepseekmath_process_supervision():
+  """Three completions with correct and wrong steps, graded and placed by the trainer's own
+  functions: each token's advantage is the sum of the group-normalised rewards of the steps
+  ending at or after it (wrong steps count, with reward 0)."""
+  cfg = rl_harness.tiny_config(**{"rl.advantage": "process", "rewards.process_steps": 1.0,
+                                  "rl.add_outcome": False, "sampler.group_size": 3})
+  h = rl_harness.build(cfg)
+  texts = ["1+1=2\n2+3=5\n", "1+1=3\n3+3=6\n", "2+2=4\n4+4=9\n"]
+  T = cfg.sampler.max_new_tokens
+  tokens = np.zeros((3, T), np.int32)
+  for i, t in enumerate(texts):
+    tokens[i, :len(t)] = h.tok.encode(t)
+  lengths = np.array([len(t) for t in texts])
+  graded = rewards_registry.grade_batch(texts, [{"answer": "5"}] * 3,
+                                        setup_lib.reward_specs(cfg), num_tokens=lengths)
+  step_r, step_m = rl_phases.place_step_rewards(h.tok, tokens, lengths, graded.steps, T)
+  mask = (np.arange(T)[None] < lengths[:, None]).astype(np.float32)
+  zeros = np.zeros((3, T), np.float32)
+  adv, _, _, metrics = h.fns.advantages(graded.total, mask, zeros, zeros, zeros, step_r,
+                                        step_m)
+  # By hand: step rewards [1, 1], [0, 1], [1, 0], ending at characters 5 and 11 (tokens 4, 10).
+  r = np.array([[1, 1], [0, 1], [1, 0]], np.float64)
+  norm = (r - r.mean()) / (r.std(ddof=1) + 1e-6)
+  want = np.zeros((3, T))
+  for i in range(3):
+    want[i, :5] = norm[i, 0] + norm[i, 1]
+    want[i, 5:11] = norm[i, 1]
+  np.testing.assert_allclose(np.asarray(adv), want, atol=1e-5)
+  within = np.mean([want[i, :lengths[i]].std() for i in range(3)])
+  assert within > 0.4
+  np.testing.assert_allclose(float(metrics["within_completion_std"]), within, rtol=1e-4)
+
+
+def test_process_advantage_needs_a_dense_reward():
+  with pytest.raises(setup_lib.ConfigError, match="config.rl.advantage"):
+    setup_lib.validate_config(rl_harness.tiny_config(**{"rl.advantage": "process"}))
+
+
+# ------------------------------------------------------------------------ 4. Temperature.
+def test_scoring_uses_the_sampling_temperature():
+  """At T=0.6 the trainer's scoring of sampled rollouts reproduces the sampler's own
+  log-probs (float32, atol 2e-4) and differs from the raw (T=1) distribution."""
+  cfg = rl_harness.tiny_config(**{"sampler.temperature": 0.6})
+  h = rl_harness.build(cfg)
+  from r1jax.data import pipeline, sources  # pylint: disable=g-import-not-at-top
+  src = sources.get_source("arith", None, "train", "plain", **dict(cfg.data.knobs))
+  batch = pipeline.RLPromptPipeline(src, 8, h.tok, cfg.data.max_prompt_len, 0).next()
+  with h.ctx():
+    keys = jax.random.key_data(example_keys(0, 1, batch.examples))
+    out = h.sampler(h.state.params, batch.prompt_tokens_BxP, batch.prompt_mask_BxP, keys)
+    seqs = h.fns.sequences(batch.prompt_tokens_BxP, batch.prompt_mask_BxP, out.tokens_NxT,
+                           out.mask_NxT)
+    logp, _ = h.fns.score(h.state.params, None, *seqs)
+  m = np.asarray(out.mask_NxT).astype(bool)
+  np.testing.assert_allclose(np.asarray(logp)[m], np.asarray(out.logprobs_NxT)[m], atol=2e-4)
+  assert np.max(np.abs(np.asarray(logp)[m] - np.asarray(out.raw_logprobs_NxT)[m])) > 0.05
+
+
+@pytest.mark.parametrize("field,value", [("sampler.top_p", 0.9), ("sampler.top_k", 5),
+                                         ("sampler.min_p", 0.05), ("sampler.temperature", 0.0)])
+def test_truncated_or_greedy_rollouts_are_refused(field, value):
+  with pytest.raises(setup_lib.ConfigError, match=f"config.{field}"):
+    setup_lib.validate_config(rl_harness.tiny_config(**{field: value}))
+  if field != "sampler.temperature":  # Opting in is allowed.
+    setup_lib.validate_config(rl_harness.tiny_config(
+        **{field: value, "rl.allow_truncated_sampling": True}))
+
+
+# ------------------------------------------------------------------- Batches for the update.
+def _batch(h, seed=0, filtered=True):
+  """Random rollouts of the config's shape; some rows filtered out, lengths all different."""
+  cfg = h.config
+  rng = np.random.default_rng(seed)
+  B, G, T, P = cfg.prompts_per_step, cfg.sampler.group_size, cfg.sampler.max_new_tokens, 6
+  V = h.tok.vocab_size
+  prompts = rng.integers(3, V, (B, P)).astype(np.int32)
+  pmask = np.ones((B, P), bool)
+  comp = rng.integers(3, V, (B * G, T)).astype(np.int32)
+  lengths = rng.integers(1, T + 1, B * G)
+  cmask = (np.arange(T)[None] < lengths[:, None]).astype(np.int32)
+  mask = cmask.astype(np.float32)
+  if filtered:
+    mask[[1, 5, 6, 7]] = 0.0  # Rows the filters dropped: weights of the others must not move.
+  with h.ctx():
+    tokens, seg, pos = h.fns.sequences(prompts, pmask, comp, cmask)
+    old, values = h.fns.score(h.state.params, h.state.value_params, tokens, seg, pos)
+  adv = rng.normal(size=(B * G, T)).astype(np.float32) * mask
+  ref = np.asarray(old) + rng.normal(size=old.shape).astype(np.float32) * 0.1
+  returns = rng.normal(size=(B * G, T)).astype(np.float32)
+  return rl_step.Rollouts(tokens, seg, pos, jnp.asarray(mask), old, jnp.asarray(ref),
+                          jnp.asarray(adv), jnp.asarray(returns), values)
+
+
+def _update(h, batch):
+  with h.ctx():
+    state, metrics = h.fns.update(jax.tree.map(jnp.copy, h.state), batch, None)
+  return rl_harness.host(state), rl_harness.host(metrics)
+
+
+# ------------------------------------------------------------ 8. Gradient accumulation.
+@pytest.mark.parametrize("algorithm", ["grpo", "dr_grpo", "dapo"])
+def test_grad_accum_gives_the_same_update(algorithm):
+  """One optimizer step with grad_accum 1 and 4 on the same batch (rows of unequal length,
+  filtered rows present): the same update, float32 (rtol 1e-4, atol 1e-6 on params). SGD
+  without clipping, so the update is the gradient itself (Adam's first step would hide a
+  reweighting)."""
+  over = {"rl.algorithm": algorithm, "optim.name": "sgd", "optim.b1": 0.0,
+          "optim.grad_clip": 0.0, "optim.lr": 1.0, "rl.kl_coef": 0.05,
+          "rl.kl_placement": "loss", "rl.entropy_coef": 0.01}
+  h1 = rl_harness.build(rl_harness.tiny_config(**over, **{"rl.grad_accum": 1}))
+  h4 = rl_harness.build(rl_harness.tiny_config(**over, **{"rl.grad_accum": 4}))
+  batch = _batch(h1)
+  s1, m1 = _update(h1, batch)
+  s4, m4 = _update(h4, batch)
+  p0 = rl_harness.host(h1.state.params)
+  for a, b, c in zip(jax.tree.leaves(s1.params), jax.tree.leaves(s4.params), jax.tree.leaves(p0)):
+    np.testing.assert_allclose(np.asarray(b) - c, np.asarray(a) - c, rtol=1e-4, atol=1e-6)
+  np.testing.assert_allclose(m4["loss"], m1["loss"], rtol=1e-5)
+  assert m4["num_tokens"] == m1["num_tokens"] == float(np.sum(np.asarray(batch.mask_NxT)))
+
+
+# ---------------------------------------------------------------------------- 5. PPO critic.
+@pytest.mark.parametrize("critic", ["shared", "separate"])
+def test_value_loss_never_moves_the_policy(critic):
+  """With zero advantages the policy gradient is zero, so only the value loss acts: the
+  policy must not move, the value model must."""
+  cfg = rl_harness.tiny_config(**{"rl.algorithm": "ppo", "rl.critic": critic,
+                                  "optim.name": "sgd", "optim.lr": 1.0, "rl.value_lr": 1e-2})
+  h = rl_harness.build(cfg)
+  batch = _batch(h)._replace(advantages_NxT=jnp.zeros_like(_batch(h).advantages_NxT))
+  state, metrics = _update(h, batch)
+  assert metrics["vf_loss"] > 0
+  for a, b in zip(jax.tree.leaves(state.params), jax.tree.leaves(rl_harness.host(h.state.params))):
+    np.testing.assert_array_equal(a, b)
+  moved = [not np.array_equal(a, b) for a, b in
+           zip(jax.tree.leaves(state.value_params),
+               jax.tree.leaves(rl_harness.host(h.state.value_params)))]
+  assert all(moved) if critic == "shared" else any(moved)
+  if critic == "separate":
+    assert "trunk" in state.value_params
+
+
+def test_critic_warmup_freezes_the_policy(tmp_path):
+  cfg = rl_harness.tiny_config(**{"rl.algorithm": "ppo", "rl.critic": "separate",
+                                  "rl.critic_warmup_steps": 1, "checkpoint.every": 1})
+  rl_trainer.train_and_evaluate(cfg, str(tmp_path))
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  load = lambda s: ocp.StandardCheckpointer().restore(
+      (tmp_path / "checkpoints" / str(s) / "state").resolve())["state"]
+  s0, s1, s2 = load(0), load(1), load(2)
+  same = lambda a, b: all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a),
+                                                                 jax.tree.leaves(b)))
+  assert same(s0["params"], s1["params"]) and not same(s1["params"], s2["params"])
+  assert not same(s0["value_params"], s1["value_params"])
+
+
+# --------------------------------------------------------------------------- 6. KL placement.
+@pytest.mark.parametrize("algorithm,name", [("grpo", "grpo"), ("rloo", "rloo"),
+                                            ("reinforce_pp", "reinforce_pp")])
+def test_kl_in_the_reward(algorithm, name):
+  """kl_placement='reward' with k1: outcome estimators see R_i - beta * sum_t k1_t; token
+  estimators a per-token penalty; the loss then carries no KL term."""
+  beta = 0.5
+  cfg = rl_harness.tiny_config(**{"rl.algorithm": algorithm, "rl.kl_coef": beta,
+                                  "rl.kl_placement": "reward", "sampler.group_size": 4})
+  h = rl_harness.build(cfg)
+  assert rl_phases.loss_config(cfg, h.algo).kl_coef == 0.0
+  rng = np.random.default_rng(3)
+  N, T = cfg.prompts_per_step * 4, cfg.sampler.max_new_tokens
+  mask = (np.arange(T)[None] < rng.integers(1, T + 1, N)[:, None]).astype(np.float32)
+  old = rng.normal(size=(N, T)).astype(np.float32) - 2
+  ref = old + rng.normal(size=(N, T)).astype(np.float32)
+  rewards = rng.integers(0, 2, N).astype(np.float32)
+  zeros = np.zeros((N, T), np.float32)
+  adv, _, _, metrics = h.fns.advantages(rewards, mask, old, ref, zeros, zeros, zeros)
+  k1 = (old - ref) * mask
+  from r1jax.rl import advantages as adv_lib  # pylint: disable=g-import-not-at-top
+  cfg_adv = adv_lib.AdvantageConfig(kl_coef=beta if name == "reinforce_pp" else 0.0)
+  if name == "reinforce_pp":
+    inputs = adv_lib.AdvantageInputs(rewards, mask, 4, kl_NxT=k1)
+  else:
+    inputs = adv_lib.AdvantageInputs(rewards - beta * k1.sum(1), mask, 4)
+  want = adv_lib.compute_advantages(name, inputs, cfg_adv).advantages_NxT
+  np.testing.assert_allclose(np.asarray(adv), np.asarray(want), atol=1e-5)
+  np.testing.assert_allclose(float(metrics["kl_penalty"]), beta * k1.sum() / mask.sum(),
+                             rtol=1e-5)
+
+
+def test_k1_as_a_loss_term_is_refused():
+  with pytest.raises(setup_lib.ConfigError, match="config.rl.kl_estimator"):
+    setup_lib.validate_config(rl_harness.tiny_config(
+        **{"rl.kl_coef": 0.1, "rl.kl_placement": "loss", "rl.kl_estimator": "k1"}))
+
+
+# -------------------------------------------------------------- 7. Constant groups give zero.
+@pytest.mark.parametrize("algorithm", ["grpo", "rloo", "dapo"])
+def test_constant_groups_get_exactly_zero_advantage(algorithm):
+  cfg = rl_harness.tiny_config(**{"rl.algorithm": algorithm})
+  h = rl_harness.build(cfg)
+  N, T = cfg.prompts_per_step * cfg.sampler.group_size, cfg.sampler.max_new_tokens
+  rewards = np.repeat(np.array([0.1, 0.7, 1.3, 0.3, 2.9, 0.1, 5.3, 0.6], np.float32),
+                      cfg.sampler.group_size)
+  rewards[-1] += 1.0  # One group with signal.
+  zeros = np.zeros((N, T), np.float32)
+  adv, _, _, _ = h.fns.advantages(rewards, np.ones((N, T), np.float32), zeros, zeros, zeros,
+                                  zeros, zeros)
+  adv = np.asarray(adv)
+  assert np.all(adv[:-cfg.sampler.group_size] == 0.0)
+  assert np.any(adv[-cfg.sampler.group_size:] != 0.0)
+
+
+# --------------------------------------------------------------- 3. DAPO dynamic sampling.
+def test_dapo_refills_to_full_batches(tmp_path):
+  """A reward most groups cannot tell apart (DAPO's overlong penalty on a policy that almost
+  always runs to the budget): dynamic sampling draws more rounds until the batch is full of
+  groups with signal, and the update trains on exactly those rows."""
+  cfg = rl_harness.tiny_config(**{"rl.algorithm": "dapo", "rl.dynamic_max_rounds": 8,
+                                  "rl.dynamic_oversample": 1, "total_steps": 2})
+  cfg.rewards.math_accuracy = 0.0
+  cfg.rewards.format_tags = 0.0
+  cfg.rewards.overlong = 1.0
+  cfg.reward_params.overlong = dict(max_len=4, cache_len=1)
+  rl_trainer.train_and_evaluate(cfg, str(tmp_path))
+  rows = _train_rows(tmp_path)
+  assert len(rows) == 2
+  G, B = cfg.sampler.group_size, cfg.prompts_per_step
+  for r in rows:
+    assert r["dapo/kept_groups"] + r["dapo/padded_groups"] == B
+    assert r["dapo/dropped_groups"] > 0
+    assert r["train/num_seqs"] == r["dapo/kept_groups"] * G
+  assert any(r["dapo/refill_rounds"] >= 1 and r["dapo/kept_groups"] == B for r in rows), rows
+
+
+# ------------------------------------------------------------- 9. Budget-forced tokens masked.
+@pytest.mark.parametrize("mask_forced", [True, False])
+def test_forced_tokens_get_no_gradient(mask_forced, tmp_path):
+  cfg = rl_harness.tiny_config(**{"sampler.think_end": "</think>",
+                                  "sampler.max_think_tokens": 3,
+                                  "sampler.answer_prefix": "<answer>",
+                                  "rl.mask_forced_tokens": mask_forced, "total_steps": 1})
+  rl_trainer.train_and_evaluate(cfg, str(tmp_path))
+  (r,) = _train_rows(tmp_path)
+  N = cfg.prompts_per_step * cfg.sampler.group_size
+  total = r["response/length_mean"] * N
+  assert r["response/forced_tokens"] > 0
+  want = total - r["response/forced_tokens"] if mask_forced else total
+  assert r["train/num_tokens"] == pytest.approx(want)
+
+
+# ------------------------------------------------- Acceptance: dense credit in a real run.
+@pytest.mark.parametrize("advantage", ["process", "grpo"])
+def test_within_completion_std_is_logged_every_step(advantage, tmp_path):
+  """A warm-started model writes arithmetic steps, so process advantages vary along each
+  completion (> 0 at every step) while GRPO's are constant per completion (exactly 0)."""
+  cfg = rl_harness.tiny_config(**{"rl.advantage": advantage, "warm_start.sft_steps": 60,
+                                  "warm_start.batch_size": 32, "warm_start.max_len": 32,
+                                  "sampler.max_new_tokens": 24, "total_steps": 2})
+  cfg.rewards.process_steps = 1.0 if advantage == "process" else 0.0
+  rl_trainer.train_and_evaluate(cfg, str(tmp_path))
+  rows = _train_rows(tmp_path)
+  assert len(rows) == 2
+  for r in rows:
+    if advantage == "process":
+      assert r["adv/within_completion_std"] > 0, r
+    else:
+      assert r["adv/within_completion_std"] == 0.0, r
+
+
+def test_dapo_never_steps_on_an_empty_batch(tmp_path):
+  """A reward no completion can change (the overlong penalty, far beyond the budget): every
+  group has equal rewards, the rounds run out, and the step takes no optimizer update (Adam
+  would still move the params on a zero gradient through its moments)."""
+  cfg = rl_harness.tiny_config(**{"rl.algorithm": "dapo", "rl.dynamic_max_rounds": 2,
+                                  "total_steps": 1, "checkpoint.every": 1})
+  cfg.rewards.format_tags = 0.0
+  cfg.rewards.math_accuracy = 0.0
+  cfg.rewards.overlong = 1.0
+  cfg.reward_params.overlong = dict(max_len=1000, cache_len=10)
+  rl_trainer.train_and_evaluate(cfg, str(tmp_path))
+  (r,) = _train_rows(tmp_path)
+  assert r["dapo/padded_groups"] == cfg.prompts_per_step and r["dapo/kept_groups"] == 0
+  assert r["dapo/rounds"] == 2 and r["train/skipped_updates"] == 1
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  load = lambda s: ocp.StandardCheckpointer().restore(
+      (tmp_path / "checkpoints" / str(s) / "state").resolve())["state"]
+  for a, b in zip(jax.tree.leaves(load(0)), jax.tree.leaves(load(1))):
+    np.testing.assert_array_equal(a, b)
