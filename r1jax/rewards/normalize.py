@@ -31,10 +31,22 @@ _DEGREES_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ\b|\\degree\b")
 _TEXT_RE = re.compile(
     r"\\(?:text|textbf|textit|textrm|textnormal|mbox|mathrm|mathbf|mathit|mathsf|operatorname)"
     r"\s*\{([^{}]*)\}(\s*\^\s*\{?\s*[23]\s*\}?)?")
-_SIMPLE_CMDS = (("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cdot", "*"), ("\\times", "*"),
+_SIMPLE_CMDS = (("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"),
+                ("\\geqslant", "\\ge"), ("\\leqslant", "\\le"), ("\\cdot", "*"), ("\\times", "*"),
                 ("\\ast", "*"), ("\\div", "/"), ("\\%", "%"), ("\\lvert", "|"), ("\\rvert", "|"),
                 ("\\vert", "|"), ("\\mid", "|"), ("\\ldots", ""), ("\\cdots", ""), ("\\dots", ""),
                 ("\\neq", "\\ne"), ("\\leq", "\\le"), ("\\geq", "\\ge"))
+_ARRAY_COLUMNS_RE = re.compile(r"(\\begin\s*\{array\})\s*\{[lcr|\s]*\}")
+# "28 percent", "28 pct", "28\text{ per cent}" are 28%.
+_PERCENT_TEXT_RE = re.compile(
+    r"(\d)\s*\\(?:text|mbox|mathrm)\s*\{\s*(?:percent|per\s*cent|pct)\.?\s*\}")
+_PERCENT_WORD_RE = re.compile(r"(\d)\s*(?:percent|per\s*cent|pct)\b\.?")
+# "x = 1 \text{ or } x = 2", "-3 and 4": alternatives listed with words are a list.
+_ALTERNATIVES_RE = re.compile(
+    r"\s*\\(?:text|mbox|mathrm)\s*\{\s*(?:or|and)\s*\}\s*|(?<=[\w})])\s+(?:or|and)\s+(?=[-\w\\(])")
+# "f(x) = x^2 + 1", "g(2) = 7": the function's name labels the answer like "x =" does.
+_FUNCTION_LABEL_RE = re.compile(
+    r"^([a-zA-Z])\s*\(\s*[a-zA-Z0-9.]+(?:\s*,\s*[a-zA-Z0-9.]+)*\s*\)\s*=(?=[^=]*$)")
 _WORDS_ONLY_RE = re.compile(r"[A-Za-z][A-Za-z .'-]*")
 _TRAILING_WORD_RE = re.compile(r"(?<=\s)([A-Za-z]{2,})\.?\s*(\^\s*\{?[23]\}?)?\s*$")
 # Short unit words; longer bare words after a number are taken as units too.
@@ -106,6 +118,12 @@ def normalize(s: str) -> str:
   s = _DEGREES_RE.sub(" ", s)
   for old, new in _SIMPLE_CMDS:
     s = s.replace(old, new)
+  s = _ARRAY_COLUMNS_RE.sub(r"\1", s)
+  s = _PERCENT_TEXT_RE.sub(r"\1%", s)
+  s = _PERCENT_WORD_RE.sub(r"\1%", s)
+  if re.search(r"[0-9=]", s):
+    s = _ALTERNATIVES_RE.sub(", ", s)
+  s = _FUNCTION_LABEL_RE.sub(r"\1 =", s)
   s = _drop_units(s)
   s = " ".join(s.split())
   s = s.rstrip(".,;:").strip()
