@@ -7,8 +7,9 @@ Two extraction modes. "strict" (the default, for RL rewards) reads R1's format: 
 tag, else the last \\boxed{} (several boxes joined only by commas, "and", "or" or "x =" at the
 end are one list answer: `\\boxed{1}, \\boxed{2}` is {1, 2}), else GSM8K's '#### n', else
 "the answer is X". "flexible" (for evaluating models not trained on that format) falls back,
-when none of those is found, to the last display math ($$..$$, \\[..\\]), then the last inline
-math ($..$, \\(..\\)), then the last number in the text, as the common evaluators do.
+when none of those is found, to the last math expression (display $$..$$, \\[..\\] or inline
+$..$, \\(..\\), whichever closes last), then the last number in the text, as the common
+evaluators do.
 
 Approach (why no ANTLR parser or verifier library): the grader runs on text written by a model
 that is optimised to exploit it, thousands of times a second. A small recursive-descent parser
@@ -47,9 +48,8 @@ _SENTENCE_END_RE = re.compile(r"\.(?=\s|$)")
 _BOX_GAP_RE = re.compile(
     r"[\s$]*(?:,|;|\\quad|\\qquad|\\text\{\s*(?:and|or)\s*\}|and|or)[\s$]*"
     r"(?:[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*)?[\s$]*")
-_DISPLAY_RE = re.compile(r"\$\$([^$]{1,2000}?)\$\$|\\\[(.{1,2000}?)\\\]", re.DOTALL)
-_INLINE_RE = re.compile(r"(?<![\\$])\$([^$]{1,1000}?)(?<!\\)\$(?!\$)|\\\((.{1,1000}?)\\\)",
-                        re.DOTALL)
+_MATH_DELIMITER_RE = re.compile(r"\$\$|\$|\\\[|\\\]|\\\(|\\\)")
+_MATH_CLOSER = {"$$": "$$", "$": "$", "\\[": "\\]", "\\(": "\\)"}
 _NUMBER_RE = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?|-?\.\d+")
 
 
@@ -110,19 +110,19 @@ def _last_boxed(s: str) -> str | None:
   return ", ".join(reversed(contents))
 
 
-def _last_math(pattern: re.Pattern, s: str) -> str | None:
-  last = None
-  for last in pattern.finditer(s):
-    pass
-  return None if last is None else (last.group(1) or last.group(2) or "")
-
-
-def _last_display(s: str) -> str | None:
-  return _last_math(_DISPLAY_RE, s)
-
-
-def _last_inline(s: str) -> str | None:
-  return _last_math(_INLINE_RE, s.replace("\\$", "  "))  # \$ is a currency sign.
+def _last_math(s: str) -> str | None:
+  """Content of the last closed display or inline math ($$..$$, \\[..\\], $..$, \\(..\\)), by
+  one left-to-right pass over the delimiters (linear time on any input)."""
+  s = s.replace("\\$", "  ")  # \$ is a currency sign, not math mode.
+  last, opening, start = None, None, 0
+  for m in _MATH_DELIMITER_RE.finditer(s):
+    delimiter = m.group()
+    if opening is None:
+      if delimiter in _MATH_CLOSER:
+        opening, start = delimiter, m.end()
+    elif delimiter == _MATH_CLOSER[opening]:
+      last, opening = s[start:m.start()], None
+  return last
 
 
 def _last_number(s: str) -> str | None:
@@ -163,8 +163,8 @@ def _answer_tag(s: str) -> str | None:
 
 
 _FINDERS = {"strict": (_answer_tag, _last_boxed, _gsm8k, _answer_is),
-            "flexible": (_answer_tag, _last_boxed, _gsm8k, _answer_is, _last_display,
-                         _last_inline, _last_number)}
+            "flexible": (_answer_tag, _last_boxed, _gsm8k, _answer_is, _last_math,
+                         _last_number)}
 
 
 def check_extraction(extraction: str) -> None:
@@ -175,8 +175,8 @@ def check_extraction(extraction: str) -> None:
 def extract_answer(text: str, extraction: str = "strict") -> str | None:
   """The final answer: <answer>..</answer> (a \\boxed{}, '#### n' or 'the answer is X'
   inside it wins), else the last \\boxed{} or \\fbox{} (with boxes listed just before it),
-  else GSM8K '#### n', else '... the answer is X'; "flexible" then tries the last display
-  math, inline math and number. None when there is none."""
+  else GSM8K '#### n', else '... the answer is X'; "flexible" then tries the last math
+  expression and the last number. None when there is none."""
   check_extraction(extraction)
   if not isinstance(text, str):
     return None

@@ -1,0 +1,114 @@
+"""The grader case set (benchmarks/grader_cases.py) through r1jax's grader, both extraction
+modes, and the two ways a run selects the mode: reward_params and eval.accuracy_reward."""
+import pathlib
+import sys
+import time
+
+import pytest
+
+from r1jax.rewards import math as rm
+from r1jax.rewards import registry
+from r1jax.train import defaults
+from r1jax.train import setup as setup_lib
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))
+import grader_cases  # noqa: E402  pylint: disable=wrong-import-position
+
+_CASES = grader_cases.CASES
+_IDS = [f"{c[0]}-{i}" for i, c in enumerate(_CASES)]
+
+
+def test_case_set_is_broad_and_has_subtle_negatives():
+  categories = {c[0] for c in _CASES}
+  assert len(_CASES) >= 250 and len(categories) >= 14
+  for category in categories:  # Every category has both verdicts.
+    assert {c[3] for c in _CASES if c[0] == category} == {True, False}, category
+
+
+@pytest.mark.parametrize("category,completion,gold,expected", _CASES, ids=_IDS)
+def test_flexible_agrees_with_every_verdict(category, completion, gold, expected):
+  del category
+  assert rm.grade(completion, gold, extraction="flexible") is expected
+
+
+@pytest.mark.parametrize("category,completion,gold,expected", _CASES, ids=_IDS)
+def test_strict_reads_only_r1_formats(category, completion, gold, expected):
+  # Strict finds the same answers wherever the completion boxes, tags or '####'s it; the
+  # 'prose' rows state their answer in unformatted text, which strict does not read.
+  got = rm.grade(completion, gold)
+  if category == "prose" and "answer" not in completion.lower():
+    assert rm.extract_answer(completion) is None and got is False
+  else:
+    assert got is expected
+
+
+def test_extraction_mode_is_checked():
+  with pytest.raises(ValueError, match="extraction must be one of"):
+    rm.grade("\\boxed{1}", "1", extraction="loose")
+
+
+def _config(**reward_params):
+  c = defaults.base_config()
+  c.rewards.math_accuracy = 1.0
+  c.reward_params.math_accuracy = dict(reward_params)
+  return c
+
+
+_PROSE = ["Checking every case, the largest n is 34.", "So $x = \\frac{1}{3}$.",
+          "<answer>34</answer>", "the largest n is 35."]
+_EXAMPLES = [{"answer": "34"}, {"answer": "1/3"}, {"answer": "34"}, {"answer": "34"}]
+
+
+@pytest.mark.parametrize("params,want", [
+    ({}, [0.0, 0.0, 1.0, 0.0]),
+    ({"extraction": "strict"}, [0.0, 0.0, 1.0, 0.0]),
+    ({"extraction": "flexible"}, [1.0, 1.0, 1.0, 0.0]),
+])
+def test_reward_params_choose_the_mode(params, want):
+  specs = setup_lib.reward_specs(_config(**params))
+  out = registry.grade_batch(_PROSE, _EXAMPLES, specs)
+  assert out.per_reward["math_accuracy"].tolist() == want
+  assert out.failures == {"math_accuracy": 0}
+
+
+def test_bad_extraction_in_config_is_a_clear_error():
+  specs = setup_lib.reward_specs(_config(extraction="loose"))
+  with pytest.raises(ValueError, match="math_accuracy.*extraction must be one of"):
+    registry.grade_batch(_PROSE, _EXAMPLES, specs)
+
+
+def test_eval_config_grades_unformatted_answers():
+  import importlib.util  # pylint: disable=import-outside-toplevel
+  from r1jax.recipe import test_time  # pylint: disable=import-outside-toplevel
+  path = pathlib.Path(__file__).resolve().parents[1] / "experiments/configs/eval_qwen25_math500.py"
+  spec = importlib.util.spec_from_file_location("eval_qwen25_math500", path)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config()
+  reward = config.eval.accuracy_reward
+  assert reward in registry.REWARDS
+  # The path eval_main takes: test_time grades each completion with eval.accuracy_reward.
+  assert test_time._grade(_PROSE, _EXAMPLES, reward).tolist() == [True, True, True, False]  # pylint: disable=protected-access
+  assert test_time._grade(_PROSE, _EXAMPLES, "math_accuracy").tolist() == [  # pylint: disable=protected-access
+      False, False, True, False]
+
+
+_HOSTILE = {
+    "display_openers": "\\[" * 16_000,
+    "dollars": "$" * 32_000 + "5",
+    "unclosed_inline": "$\\frac{1}{2}" + " x" * 15_000,
+    "joined_boxes": "\\boxed{5}, " * 20_000,
+    "numbers": "1," * 16_000,
+    "inequality_chain": "\\boxed{" + " < ".join(["x"] * 300) + "}",
+    "percent_words": "\\boxed{" + "5 percent " * 500 + "}",
+    "labels": "\\boxed{" + "f(x) = " * 300 + "5}",
+    "approximation": "\\boxed{0." + "3" * 590 + "}",
+}
+
+
+@pytest.mark.parametrize("name", sorted(_HOSTILE))
+def test_hostile_inputs_stay_fast_in_both_modes(name):
+  for extraction in rm.EXTRACTION_MODES:
+    start = time.perf_counter()
+    assert isinstance(rm.grade(_HOSTILE[name], "5", extraction=extraction), bool)
+    assert time.perf_counter() - start < 1.0, extraction
