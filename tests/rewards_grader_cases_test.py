@@ -36,8 +36,8 @@ def test_strict_reads_only_r1_formats(category, completion, gold, expected):
   # Strict finds the same answers wherever the completion boxes, tags or '####'s it; the
   # 'prose' rows state their answer in unformatted text, which strict does not read.
   got = rm.grade(completion, gold)
-  if category == "prose" and "answer" not in completion.lower():
-    assert rm.extract_answer(completion) is None and got is False
+  if rm.extract_answer(completion) is None:
+    assert category in ("prose", "holdout") and got is False
   else:
     assert got is expected
 
