@@ -112,3 +112,15 @@ def test_hostile_inputs_stay_fast_in_both_modes(name):
     start = time.perf_counter()
     assert isinstance(rm.grade(_HOSTILE[name], "5", extraction=extraction), bool)
     assert time.perf_counter() - start < 1.0, extraction
+
+
+def test_gold_solutions_extract_the_same_in_both_modes(shared_data_dir):
+  # Every MATH-500 / GSM8K worked solution boxes or '####'s its answer, so flexible extraction
+  # reads what strict reads, and the strict gold tests (rewards_math_test) cover both modes.
+  import json  # pylint: disable=import-outside-toplevel
+  for name, field in (("math500", "solution"), ("gsm8k", "answer")):
+    with open(shared_data_dir / name / "test.jsonl") as f:
+      rows = [json.loads(line) for line in f]
+    for row in rows:
+      strict = rm.extract_answer(row[field])
+      assert strict is not None and rm.extract_answer(row[field], "flexible") == strict

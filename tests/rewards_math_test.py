@@ -368,6 +368,8 @@ def test_fuzz_random_text(text, gold):
   start = time.perf_counter()
   assert isinstance(rm.grade(text, gold), bool)
   assert isinstance(rm.grade(f"\\boxed{{{text}}}", gold), bool)
+  assert isinstance(rm.grade(text, gold, extraction="flexible"), bool)
+  assert isinstance(rm.grade(f"${text}$ or {text}", gold, extraction="flexible"), bool)
   assert time.perf_counter() - start < 1.0
 
 
