@@ -110,21 +110,31 @@ def _drop_units(s: str) -> str:
 
 def normalize(s: str) -> str:
   """Canonical text of an answer for `latex.parse` (and for the exact-string fast path)."""
-  s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], s)
+  # Each rewrite runs only when its trigger text is present: most answers need few of them,
+  # and this runs on every completion graded.
+  if not s.isascii():
+    s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], s)
   s = strip_delimiters(s)
-  s = _THOUSANDS_EXPLICIT_RE.sub(r"\1", s)
-  s = _SPACING_RE.sub(" ", s)
-  s = _SIZING_RE.sub(lambda m: "" if m.group(1) in (None, ".", "\\.") else m.group(1), s)
-  s = _DEGREES_RE.sub(" ", s)
-  for old, new in _SIMPLE_CMDS:
-    s = s.replace(old, new)
-  s = _ARRAY_COLUMNS_RE.sub(r"\1", s)
-  s = _PERCENT_TEXT_RE.sub(r"\1%", s)
-  s = _PERCENT_WORD_RE.sub(r"\1%", s)
-  if re.search(r"[0-9=]", s):
+  if "," in s:
+    s = _THOUSANDS_EXPLICIT_RE.sub(r"\1", s)
+  if "\\" in s:
+    s = _SPACING_RE.sub(" ", s)
+    s = _SIZING_RE.sub(lambda m: "" if m.group(1) in (None, ".", "\\.") else m.group(1), s)
+    s = _DEGREES_RE.sub(" ", s)
+    for old, new in _SIMPLE_CMDS:
+      s = s.replace(old, new)
+    s = _ARRAY_COLUMNS_RE.sub(r"\1", s)
+  elif "~" in s:
+    s = s.replace("~", " ")
+  if "per" in s or "pct" in s:
+    s = _PERCENT_TEXT_RE.sub(r"\1%", s)
+    s = _PERCENT_WORD_RE.sub(r"\1%", s)
+  if ("or" in s or "and" in s) and re.search(r"[0-9=]", s):
     s = _ALTERNATIVES_RE.sub(", ", s)
-  s = _FUNCTION_LABEL_RE.sub(r"\1 =", s)
-  s = _drop_units(s)
+  if "=" in s and "(" in s:
+    s = _FUNCTION_LABEL_RE.sub(r"\1 =", s)
+  if re.search(r"[a-zA-Z]", s):
+    s = _drop_units(s)
   s = " ".join(s.split())
   s = s.rstrip(".,;:").strip()
   if s.startswith("{") and s.endswith("}") and _balanced(s[1:-1]):

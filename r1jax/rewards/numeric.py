@@ -229,10 +229,12 @@ def approximates(x, y) -> bool:
   symbols) that the decimal states correctly rounded, with >= APPROX_MIN_DIGITS digits."""
   dx = _decimal(x)
   approx, exact = (dx, y) if dx is not None else (_decimal(y), x)
-  if approx is None or _has_decimal(exact) or symbols(exact, set()):
+  if approx is None:
     return False
   value, ulp = approx
-  if value == 0 or len(str(abs(value / ulp).numerator)) < APPROX_MIN_DIGITS:
+  if value == 0 or abs(value) < ulp * 10 ** (APPROX_MIN_DIGITS - 1):
+    return False  # Fewer than APPROX_MIN_DIGITS significant digits written.
+  if _has_decimal(exact) or symbols(exact, set()):
     return False
   try:
     v = evaluate(exact, {})
