@@ -124,3 +124,18 @@ def test_gold_solutions_extract_the_same_in_both_modes(shared_data_dir):
     for row in rows:
       strict = rm.extract_answer(row[field])
       assert strict is not None and rm.extract_answer(row[field], "flexible") == strict
+
+
+def test_maj_at_k_votes_on_what_the_accuracy_reward_reads():
+  from r1jax.eval import evaluate  # pylint: disable=import-outside-toplevel
+  from r1jax.eval import metrics  # pylint: disable=import-outside-toplevel
+  texts = ["so the largest n is 34.", "I get $34$.", "thus 34", "\\boxed{12}"]
+  correct = [[True, True, True, False]]
+  strict = [[evaluate.answer_key(t, registry.answer_extraction("math_accuracy")) for t in texts]]
+  flexible = [[evaluate.answer_key(t, registry.answer_extraction("math_accuracy_flexible"))
+               for t in texts]]
+  assert strict == [[None, None, None, "12"]]
+  assert flexible == [["34", "34", "34", "12"]]
+  # Strict keys leave "12" the only vote, a wrong majority; flexible keys find the right one.
+  assert metrics.maj_at_k(strict, correct, 4) == 0.0
+  assert metrics.maj_at_k(flexible, correct, 4) == 1.0

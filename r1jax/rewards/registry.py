@@ -83,6 +83,12 @@ def math_accuracy_flexible(completion: str, example: Mapping) -> RewardOutput:
   return math_accuracy(completion, example, extraction="flexible")
 
 
+def answer_extraction(reward: str) -> str:
+  """The extraction mode an accuracy reward reads answers with, so that maj@k votes on the
+  answers that reward grades."""
+  return "flexible" if reward == "math_accuracy_flexible" else "strict"
+
+
 def format_strict(completion: str, example: Mapping, think_in_prompt: bool = False):
   """1.0 iff exactly `<think>..</think> <answer>..</answer>` (see `format.strict`)."""
   del example
