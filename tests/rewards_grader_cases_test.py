@@ -118,8 +118,9 @@ def test_gold_solutions_extract_the_same_in_both_modes(shared_data_dir):
   # Every MATH-500 / GSM8K worked solution boxes or '####'s its answer, so flexible extraction
   # reads what strict reads, and the strict gold tests (rewards_math_test) cover both modes.
   import json  # pylint: disable=import-outside-toplevel
-  for name, field in (("math500", "solution"), ("gsm8k", "answer")):
-    with open(shared_data_dir / name / "test.jsonl") as f:
+  for name, split, field in (("math500", "test", "solution"), ("gsm8k", "train", "answer"),
+                             ("gsm8k", "test", "answer")):
+    with open(shared_data_dir / name / f"{split}.jsonl") as f:
       rows = [json.loads(line) for line in f]
     for row in rows:
       strict = rm.extract_answer(row[field])
