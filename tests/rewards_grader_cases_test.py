@@ -88,9 +88,9 @@ def test_eval_config_grades_unformatted_answers():
   reward = config.eval.accuracy_reward
   assert reward in registry.REWARDS
   # The path eval_main takes: test_time grades each completion with eval.accuracy_reward.
-  assert test_time._grade(_PROSE, _EXAMPLES, reward).tolist() == [True, True, True, False]  # pylint: disable=protected-access
-  assert test_time._grade(_PROSE, _EXAMPLES, "math_accuracy").tolist() == [  # pylint: disable=protected-access
-      False, False, True, False]
+  grade = test_time._grade  # pylint: disable=protected-access
+  assert grade(_PROSE, _EXAMPLES, reward).tolist() == [True, True, True, False]
+  assert grade(_PROSE, _EXAMPLES, "math_accuracy").tolist() == [False, False, True, False]
 
 
 _HOSTILE = {

@@ -49,7 +49,8 @@ def test_parse(text, tree):
 
 
 @pytest.mark.parametrize("text", [
-    "", "(", "1 +", "Evelyn", "x < ", "x \\ne 3", "x = 1 < 2", "2 3", "(1, 2", "(3]", "\\begin{vmatrix}1\\end{vmatrix}",
+    "", "(", "1 +", "Evelyn", "x < ", "x \\ne 3", "x = 1 < 2", "2 3", "(1, 2", "(3]",
+    "\\begin{vmatrix}1\\end{vmatrix}",
     "\\begin{pmatrix} 1 & 2 \\\\ 3 \\end{pmatrix}", "@", "1e99999", "9" * 700,
     "(" * 200 + "1" + ")" * 200, "-" * 300 + "1", "+".join(["1"] * 300),
 ])
