@@ -140,3 +140,17 @@ def test_maj_at_k_votes_on_what_the_accuracy_reward_reads():
   # Strict keys leave "12" the only vote, a wrong majority; flexible keys find the right one.
   assert metrics.maj_at_k(strict, correct, 4) == 0.0
   assert metrics.maj_at_k(flexible, correct, 4) == 1.0
+
+
+@pytest.mark.parametrize("text,answer", [
+    ("It costs $18 for apples and $20 for pears, total $38.", "38"),
+    ("We get $x = 2$ and then $$y = 3$$ so", "y = 3"),
+    ("The roots are $\\text{two and three}$", "\\text{two and three}"),
+    ("So $5 apples$ remain", "5 apples"),
+    ("Final: \\(\\frac{1}{2}\\) of it, i.e. 0.5 of the cake", "\\frac{1}{2}"),
+    ("no math here, 3 then 4,000 items", "4,000"),
+    ("no numbers", None),
+])
+def test_flexible_extraction(text, answer):
+  assert rm.extract_answer(text, "flexible") == answer
+  assert rm.extract_answer(text) is None  # None of these is in a format strict reads.

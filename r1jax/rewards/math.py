@@ -49,6 +49,7 @@ _BOX_GAP_RE = re.compile(
     r"[\s$]*(?:,|;|\\quad|\\qquad|\\text\{\s*(?:and|or)\s*\}|and|or)[\s$]*"
     r"(?:[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*)?[\s$]*")
 _MATH_DELIMITER_RE = re.compile(r"\$\$|\$|\\\[|\\\]|\\\(|\\\)")
+_PROSE_WORD_RE = re.compile(r"[A-Za-z]{3,}")
 _MATH_CLOSER = {"$$": "$$", "$": "$", "\\[": "\\]", "\\(": "\\)"}
 _NUMBER_RE = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?|-?\d+(?:\.\d+)?|-?\.\d+")
 
@@ -114,15 +115,20 @@ def _last_math(s: str) -> str | None:
   """Content of the last closed display or inline math ($$..$$, \\[..\\], $..$, \\(..\\)), by
   one left-to-right pass over the delimiters (linear time on any input)."""
   s = s.replace("\\$", "  ")  # \$ is a currency sign, not math mode.
-  last, opening, start = None, None, 0
+  spans, opening, start = [], None, 0
   for m in _MATH_DELIMITER_RE.finditer(s):
     delimiter = m.group()
     if opening is None:
       if delimiter in _MATH_CLOSER:
         opening, start = delimiter, m.end()
     elif delimiter == _MATH_CLOSER[opening]:
-      last, opening = s[start:m.start()], None
-  return last
+      spans.append(s[start:m.start()])
+      opening = None
+  for content in reversed(spans):
+    # "$18 for apples and $20": two currency signs around prose, not math.
+    if "\\" in content or len(_PROSE_WORD_RE.findall(content)) < 2:
+      return content
+  return None
 
 
 def _last_number(s: str) -> str | None:
