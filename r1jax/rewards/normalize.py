@@ -5,8 +5,8 @@ rewrites the presentational parts away (`\\left`, `\\!`, `^\\circ`, `\\$`, `\\te
 separators, `\\cfrac`, an array's column spec) so that `latex.parse` sees only mathematics, and
 spells a few things one way: "28 percent"/"28 pct" -> 28%, "x = 1 \\text{ or } x = 2" -> a list,
 "f(x) = ..." -> "f = ..." (a label that may be dropped like "x ="). `text_key` is the
-comparison key for answers that are words ("\\text{Evelyn}", "(B)"). Every rewrite is a bounded regex or a linear
-scan; callers cap the input length first (see `math.MAX_ANSWER_CHARS`).
+comparison key for answers that are words ("\\text{Evelyn}", "(B)"). Every rewrite is a
+bounded regex or a linear scan; callers cap the input length first (`math.MAX_ANSWER_CHARS`).
 """
 from __future__ import annotations
 
