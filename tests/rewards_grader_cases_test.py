@@ -98,6 +98,7 @@ _HOSTILE = {
     "dollars": "$" * 32_000 + "5",
     "unclosed_inline": "$\\frac{1}{2}" + " x" * 15_000,
     "joined_boxes": "\\boxed{5}, " * 20_000,
+    "wide_box_gap": "\\boxed{1}," + " " * 30_000 + "x\\boxed{5}",
     "numbers": "1," * 16_000,
     "inequality_chain": "\\boxed{" + " < ".join(["x"] * 300) + "}",
     "percent_words": "\\boxed{" + "5 percent " * 500 + "}",

@@ -40,6 +40,7 @@ MAX_ANSWER_CHARS = 1_000
 
 EXTRACTION_MODES = ("strict", "flexible")
 MAX_JOINED_BOXES = 8
+MAX_BOX_GAP = 64  # Characters between boxes that are one answer (bounds the gap regex).
 
 _ANSWER_IS_RE = re.compile(r"answer\s*(?:is|:)\s*:?\s*", re.IGNORECASE)
 _SENTENCE_END_RE = re.compile(r"\.(?=\s|$)")
@@ -104,7 +105,8 @@ def _last_boxed(s: str) -> str | None:
     if prev < 0:
       break
     box = _box_at(s, prev, start)
-    if box is None or not _BOX_GAP_RE.fullmatch(s, box[1], start):
+    if (box is None or start - box[1] > MAX_BOX_GAP
+        or not _BOX_GAP_RE.fullmatch(s, box[1], start)):
       break
     contents.append(box[0])
     start = prev
