@@ -49,6 +49,7 @@ _SENTENCE_END_RE = re.compile(r"\.(?=\s|$)")
 _BOX_GAP_RE = re.compile(
     r"[\s$]*(?:,|;|\\quad|\\qquad|\\text\{\s*(?:and|or)\s*\}|and|or)[\s$]*"
     r"(?:[a-zA-Z](?:_\{?\w+\}?)?\s*=\s*)?[\s$]*")
+_BARE_ARGUMENT_RE = re.compile(r"[^\s$]+")
 _MATH_DELIMITER_RE = re.compile(r"\$\$|\$|\\\[|\\\]|\\\(|\\\)")
 _PROSE_WORD_RE = re.compile(r"[A-Za-z]{3,}")
 _MATH_CLOSER = {"$$": "$$", "$": "$", "\\[": "\\]", "\\(": "\\)"}
@@ -76,15 +77,15 @@ def matching_brace(s: str, start: int, stop: int | None = None) -> int:
 
 def _box_at(s: str, start: int, stop: int) -> tuple[str, int] | None:
   """(content, end) of the \\boxed/\\fbox starting at `start`, its argument before `stop`."""
-  i = start + (6 if s.startswith("\\boxed", start) else 5)
-  while i < stop and s[i] in " \t\n":
+  after = start + (6 if s.startswith("\\boxed", start) else 5)
+  i = after
+  while i < stop and s[i].isspace():
     i += 1
   if s.startswith("{", i):
     j = matching_brace(s, i, stop)
     return (s[i + 1:j], j + 1) if j > 0 else None
-  m = re.compile(r"[^\s$]+").match(s, i, stop)  # "\boxed 5": the argument ends at a space.
-  start_arg = start + (6 if s.startswith("\\boxed", start) else 5)
-  return (m.group(), m.end()) if m and not s[start_arg:start_arg + 1].isalpha() else None
+  m = _BARE_ARGUMENT_RE.match(s, i, stop)  # "\boxed 5": the argument ends at a space.
+  return (m.group(), m.end()) if m and not s[after:after + 1].isalpha() else None
 
 
 def _box_start(s: str, stop: int) -> int:
