@@ -221,7 +221,7 @@ def _has_decimal(node) -> bool:
     return False
   if node[0] == "num":
     return bool(node[2])
-  return any(_has_decimal(c) for c in node[1:])
+  return any(_has_decimal(c) for c in (node[1:] if isinstance(node[0], str) else node))
 
 
 def approximates(x, y) -> bool:
