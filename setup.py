@@ -33,6 +33,9 @@ setuptools.setup(
         # Only for regenerating the parity fixtures in tests/ (never needed at test time);
         # scripts/make_parity_fixtures.py was run with torch==2.13.0 (CPU) transformers==5.24.0.
         "parity": ["torch", "transformers"],
+        # Only for benchmarks/grader_bench.py, which grades its case set with Math-Verify beside
+        # r1jax's grader (measured with math-verify==0.9.0); never imported by r1jax or tests.
+        "bench": ["math-verify"],
         "gpu": ["jax[cuda12]"],
         "tpu": ["jax[tpu]"],
     },

@@ -20,8 +20,8 @@ def _num(v, decimal=False):
     ("-x^2", ("neg", ("pow", ("sym", "x"), _num(2)))),
     ("1\\frac{1}{2}", ("add", _num(1), ("div", _num(1), _num(2)))),
     ("2x", ("mul", _num(2), ("sym", "x"))),
-    ("0.5", _num("0.5", True)),
-    ("1e3", _num(1000, True)),
+    ("0.5", _num("0.5", Fraction(1, 10))),
+    ("1e3", _num(1000, Fraction(1000))),
     ("e^{i\\pi}", ("pow", ("const", "e"), ("mul", ("const", "i"), ("const", "pi")))),
     ("204_5", ("base", "204", 5)),
     ("x_1", ("sym", "x_1")),
@@ -49,7 +49,8 @@ def test_parse(text, tree):
 
 
 @pytest.mark.parametrize("text", [
-    "", "(", "1 +", "Evelyn", "x < 3", "2 3", "(1, 2", "(3]", "\\begin{vmatrix}1\\end{vmatrix}",
+    "", "(", "1 +", "Evelyn", "x < ", "x \\ne 3", "x = 1 < 2", "2 3", "(1, 2", "(3]",
+    "\\begin{vmatrix}1\\end{vmatrix}",
     "\\begin{pmatrix} 1 & 2 \\\\ 3 \\end{pmatrix}", "@", "1e99999", "9" * 700,
     "(" * 200 + "1" + ")" * 200, "-" * 300 + "1", "+".join(["1"] * 300),
 ])

@@ -23,10 +23,14 @@ CASES = {
     "decimals": [
         ("0.5", "\\frac{1}{2}", True), (".5", "0.5", True), ("0.50", "\\frac12", True),
         (".0000672", "6.72\\times 10^{-5}", True), ("0.333", "\\frac{1}{3}", False),
-        ("0.3333333333", "\\frac13", False), ("3.14", "\\pi", False),
+        # A decimal with >= 6 significant digits, correctly rounded, stands for the exact value.
+        ("0.3333333333", "\\frac13", True), ("0.333333", "\\frac13", True),
+        ("0.33333", "\\frac13", False), ("0.333334", "\\frac13", False), ("3.14", "\\pi", False),
         ("1.25", "\\frac{5}{4}", True), ("326.5", "\\frac{653}{2}", True),
         ("0.15", "0.150", True), ("0.15", "0.16", False), ("2.0", "2", True),
-        ("1.4142135623730951", "\\sqrt{2}", False), ("27", "27.0", True),
+        ("1.4142135623730951", "\\sqrt{2}", True),
+        ("1.4142135623730950", "\\sqrt{2}", True), ("1.4142135", "\\sqrt{2}", False),
+        ("27", "27.0", True),
     ],
     "fractions": [
         ("\\frac{1}{2}", "\\frac12", True), ("\\dfrac{1}{2}", "\\frac{1}{2}", True),
@@ -365,6 +369,8 @@ def test_fuzz_random_text(text, gold):
   start = time.perf_counter()
   assert isinstance(rm.grade(text, gold), bool)
   assert isinstance(rm.grade(f"\\boxed{{{text}}}", gold), bool)
+  assert isinstance(rm.grade(text, gold, extraction="flexible"), bool)
+  assert isinstance(rm.grade(f"${text}$ or {text}", gold, extraction="flexible"), bool)
   assert time.perf_counter() - start < 1.0
 
 

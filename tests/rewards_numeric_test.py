@@ -3,7 +3,9 @@ import cmath
 import math
 from fractions import Fraction
 
+import hypothesis
 import pytest
+from hypothesis import strategies as st
 
 from r1jax.rewards import latex
 from r1jax.rewards import numeric
@@ -73,3 +75,35 @@ def test_points_are_deterministic_and_positive():
 ])
 def test_scalar_equal(x, y, equal):
   assert numeric.scalar_equal(latex.parse(x), latex.parse(y)) is equal
+
+
+@hypothesis.settings(max_examples=200, deadline=None, derandomize=True)
+@hypothesis.given(st.integers(-10**6, 10**6), st.integers(1, 10**4), st.integers(0, 12))
+def test_approximates_against_exact_rounding(p, q, extra_digits):
+  # Reference: the exact value p/q rounded half-even to a written number of decimals with the
+  # decimal module, from exact integer arithmetic (no floats).
+  import decimal  # pylint: disable=import-outside-toplevel
+  exact = latex.parse(f"\\frac{{{p}}}{{{q}}}")
+  value = Fraction(p, q)
+  if value == 0:
+    return
+  lead = decimal.Decimal(abs(p)) / decimal.Decimal(q)  # Enough context for 28 digits.
+  places = numeric.APPROX_MIN_DIGITS - lead.adjusted() - 1 + extra_digits
+  quantum = decimal.Decimal(1).scaleb(-places)
+  with decimal.localcontext() as ctx:
+    ctx.prec = 80
+    rounded = (decimal.Decimal(p) / decimal.Decimal(q)).quantize(quantum)
+    text = f"{rounded:f}"
+    off_by_one = f"{rounded + quantum:f}"
+  if "." not in text or Fraction(text) == value:
+    return  # Integers and exact decimals are not approximations.
+  if abs(Fraction(text) - value) * 2 == Fraction(quantum):
+    return  # A tie: both neighbours are correctly rounded.
+  assert numeric.approximates(latex.parse(text), exact), text
+  assert not numeric.approximates(latex.parse(off_by_one), exact), off_by_one
+  with decimal.localcontext() as ctx:
+    ctx.prec = 80
+    short = f"{rounded.quantize(quantum.scaleb(extra_digits + 1)):f}"  # Too few digits.
+  digits = short.replace("-", "").replace(".", "").lstrip("0")
+  if "." in short and len(digits) < numeric.APPROX_MIN_DIGITS:
+    assert not numeric.approximates(latex.parse(short), exact), short

@@ -17,7 +17,8 @@ COUNTDOWN_EXAMPLE = {"numbers": [3, 5, 2, 4], "target": 12, "task": "countdown"}
 
 def test_contract_names():
   assert set(registry.REWARDS) == {
-      "math_accuracy", "format_strict", "format_lenient", "format_tags", "countdown",
+      "math_accuracy", "math_accuracy_flexible", "format_strict", "format_lenient", "format_tags",
+      "countdown",
       "process_steps", "process_reference", "overlong", "cosine_length", "efficiency",
       "repetition", "language_consistency"}
   for fn in registry.REWARDS.values():

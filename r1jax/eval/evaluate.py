@@ -60,10 +60,11 @@ def completions_text(tokenizer: Tokenizer, tokens_NxT: np.ndarray,
   return out
 
 
-def answer_key(text: str) -> str | None:
-  """The vote key for maj@k: the extracted final answer, normalised (None if absent)."""
+def answer_key(text: str, extraction: str = "strict") -> str | None:
+  """The vote key for maj@k: the extracted final answer, normalised (None if absent);
+  `extraction` as in `rewards.math.extract_answer`."""
   try:
-    a = extract_answer(text)
+    a = extract_answer(text, extraction)
     return None if a is None else normalize(a[:256])
   except Exception:  # pylint: disable=broad-except
     return None  # Model output is hostile: an unparsable answer simply casts no vote.
@@ -130,7 +131,8 @@ class Evaluator:
       texts, _ = self._run(self.sampled, params, self.k_examples, k)
       rep = [e for e in self.k_examples for _ in range(k)]
       corr = self._grade(texts, rep).reshape(len(self.k_examples), k)
-      answers = [[answer_key(t) for t in texts[i * k:(i + 1) * k]]
+      mode = rewards_registry.answer_extraction(self.spec.name)
+      answers = [[answer_key(t, mode) for t in texts[i * k:(i + 1) * k]]
                  for i in range(len(self.k_examples))]
       m[f"eval/pass@{k}"] = eval_metrics.mean_pass_at_k(corr.tolist(), k)
       m["eval/sampled_pass@1"] = float(corr.mean())

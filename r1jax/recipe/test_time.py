@@ -145,7 +145,8 @@ def _parallel(run: _Runner, tokenizer, examples, s: Settings, reward: str):
   smp = run(1, temperature=s.temperature, n=n)
   examples_N = [e for e in examples for _ in range(n)]
   correct = _grade(smp.texts, examples_N, reward).reshape(P, n).tolist()
-  answers = [[answer_key(smp.texts[i]) for i in smp.group(p)] for p in range(P)]
+  mode = rewards_registry.answer_extraction(reward)
+  answers = [[answer_key(smp.texts[i], mode) for i in smp.group(p)] for p in range(P)]
   rows = [{"k": k, "pass@k": eval_metrics.mean_pass_at_k(correct, k),
            "maj@k": eval_metrics.maj_at_k(answers, correct, k)} for k in s.ks]
   m = {"sampled/pass@1": float(np.mean(correct)), "sampled/tokens": float(smp.lengths_N.mean())}

@@ -2,8 +2,12 @@
 
 Structure first: tuples and intervals compare in order with their brackets; bare lists, sets
 and unions compare as multisets; matrices by shape and entries (a column vector also matches
-a tuple); x = 5 matches 5; two equations match when proportional (y = 2x + 3 ~ 2x - y + 3 = 0);
-50% matches 50 and 0.5; a +- b stands for both values. Scalars then go to `numeric`.
+a tuple); x = 5 matches 5 (a bare symbol on one side may be dropped); two equations match when
+proportional (y = 2x + 3 ~ 2x - y + 3 = 0); 50% matches 50 and 0.5; a +- b stands for both
+values. An inequality in one variable stands for its interval: x >= 5 ~ 5 <= x ~ [5, oo),
+-2 <= x < 7 ~ [-2, 7), with the variable compared when both sides are inequalities; the ends'
+brackets must agree. Scalars then go to `numeric` (exact, then `numeric.approximates` for a
+decimal against an exact value: correctly rounded, at least APPROX_MIN_DIGITS digits).
 """
 from __future__ import annotations
 
@@ -45,7 +49,7 @@ def _expand_pm(node):
       item = _expand_pm(item)
       items.extend(item[1] if item[0] == "list" else (item,))
     return (node[0], tuple(items))
-  if node[0] in _COLLECTIONS or node[0] == "eq":
+  if node[0] in _COLLECTIONS or node[0] in ("eq", "ineq"):
     return node
   n = _count_pm(node)
   if n == 0 or n > MAX_PM:
@@ -154,12 +158,56 @@ def _equations_equivalent(x, y) -> bool:
   return False
 
 
+_INF = ("const", "inf")
+_FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
+
+
+def _interval(ineq):
+  """(variable, ('tuple', open, close, (lo, hi))) for an inequality in one bare symbol whose
+  bounds are constants (x > 5, 5 <= x, -2 <= x < 7), else None."""
+  parts, ops = ineq[1], ineq[2]
+  if len(parts) == 2:
+    if parts[0][0] == "sym" and not numeric.symbols(parts[1], set()):
+      var, op, bound = parts[0][1], ops[0], parts[1]
+    elif parts[1][0] == "sym" and not numeric.symbols(parts[0], set()):
+      var, op, bound = parts[1][1], _FLIP[ops[0]], parts[0]
+    else:
+      return None
+    if op in ("<", "<="):
+      return var, ("tuple", "(", ")" if op == "<" else "]", (("neg", _INF), bound))
+    return var, ("tuple", "(" if op == ">" else "[", ")", (bound, _INF))
+  if len(parts) == 3 and parts[1][0] == "sym" and not (
+      numeric.symbols(parts[0], set()) or numeric.symbols(parts[2], set())):
+    if ops[0][0] != ops[1][0]:
+      return None  # 1 < x > 3 is no interval.
+    lo, hi, (op_lo, op_hi) = parts[0], parts[2], ops
+    if ops[0][0] == ">":
+      lo, hi, op_lo, op_hi = hi, lo, _FLIP[ops[1]], _FLIP[ops[0]]
+    return parts[1][1], ("tuple", "(" if op_lo == "<" else "[", ")" if op_hi == "<" else "]",
+                         (lo, hi))
+  return None
+
+
+def _inequalities_equivalent(x, y) -> bool:
+  ix = _interval(x) if x[0] == "ineq" else (None, x)
+  iy = _interval(y) if y[0] == "ineq" else (None, y)
+  if ix is None or iy is None:
+    return x == y
+  if ix[0] and iy[0] and ix[0] != iy[0]:
+    return False  # y >= 5 is not x >= 5.
+  a, b = ix[1], iy[1]
+  return (a[0] == b[0] == "tuple" and len(a[3]) == len(b[3]) == 2
+          and _collections_equivalent(a, b))
+
+
 def equivalent(x, y) -> bool:
   """True when the two answer trees denote the same mathematical object."""
   x, y = _expand_pm(x), _expand_pm(y)
   kinds = {x[0], y[0]}
   if "eq" in kinds:
     return _equations_equivalent(x, y)
+  if "ineq" in kinds:
+    return _inequalities_equivalent(x, y)
   if "pct" in kinds:
     if x[0] == y[0]:
       return equivalent(x[1], y[1])
@@ -172,4 +220,4 @@ def equivalent(x, y) -> bool:
       return x[0] == y[0] and numeric.base_value(x) == numeric.base_value(y)
     except numeric.EvalError:
       return False
-  return numeric.scalar_equal(x, y)
+  return numeric.approximates(x, y) or numeric.scalar_equal(x, y)

@@ -9,6 +9,9 @@ tuples, which `equivalence` evaluates with exact rationals. The tree (first item
   ('base', digits, base)  e.g. 204_5
   ('tuple', open, close, items)  (1,2), [0,1), (-inf, 3]   ('set', items)  ('list', items)
   ('union', items)  ('eq', parts)  x = 5, a chain a = b = c   ('matrix', rows)
+  ('ineq', parts, ops)  a chain of <, <=, >, >= (ops one shorter than parts), e.g. -2 <= x < 7
+A decimal's third item is the unit of its last written digit (0.250 -> 1/1000, 1.5e3 -> 100),
+which `numeric.approximates` reads; integers carry False.
 LaTeX conventions: \\frac 34 takes single digits; a bare multi-digit exponent x^23 means x^{23}
 (a plain-text habit; LaTeX writers brace it); an integer before \\frac{p}{q} is a mixed number.
 Bounds: at most MAX_TOKENS tokens and MAX_DEPTH nesting, numbers of at most MAX_DIGITS digits.
@@ -26,7 +29,10 @@ FUNCTIONS = frozenset({"sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "arcc
                        "sinh", "cosh", "tanh", "log", "ln", "exp"})
 _INVERSE = {"sin": "arcsin", "cos": "arccos", "tan": "arctan"}
 _CONSTANTS = {"pi": "pi", "infty": "inf", "inf": "inf", "infinity": "inf"}
-_MATRIX_ENVS = frozenset({"pmatrix", "bmatrix", "Bmatrix", "matrix", "smallmatrix"})
+_MATRIX_ENVS = frozenset({"pmatrix", "bmatrix", "Bmatrix", "matrix", "smallmatrix", "array"})
+# Inequality tokens and commands, by the relation they state.
+_INEQUALITIES = {"<": "<", ">": ">", "<=": "<=", ">=": ">=", "lt": "<", "gt": ">", "le": "<=",
+                 "ge": ">="}
 # Commands that are structure or relations, never an implicit factor.
 _STRUCTURAL = frozenset({"pm", "mp", "cup", "in", "approx", "le", "ge", "ne", "lt", "gt", "end",
                          "cap", "to", "implies", "quad"})
@@ -38,7 +44,7 @@ _TOKEN_RE = re.compile(r"""
   |(?P<cmd>\\[a-zA-Z]+)
   |(?P<esc>\\[{}\\|])
   |(?P<word>[a-zA-Z]+)
-  |(?P<punct>[-+*/^_!%=,&|()\[\]{}<>;:'])
+  |(?P<punct><=|>=|[-+*/^_!%=,&|()\[\]{}<>;:'])
 """, re.X)
 
 
@@ -86,7 +92,11 @@ def _number(text: str) -> tuple:
   digits = len(mantissa.replace(".", ""))
   if digits > MAX_DIGITS or (exponent and abs(int(exponent)) > MAX_DIGITS):
     raise ParseError(f"number {text[:20]}... too long")
-  return ("num", Fraction(text.rstrip(".")), "." in text or bool(exponent))
+  if "." not in text and not exponent:
+    return ("num", Fraction(text), False)
+  decimals = len(mantissa.partition(".")[2])
+  ulp = Fraction(10) ** (int(exponent or 0) - decimals)
+  return ("num", Fraction(text.rstrip(".")), ulp)
 
 
 def _is_int(node) -> bool:
@@ -145,18 +155,30 @@ class _Parser:
     return parts[0] if len(parts) == 1 else ("union", tuple(parts))
 
   def relation(self):
-    parts = [self.sum()]
+    parts, ops = [self.sum()], []
     while True:
+      kind, text = self.peek()
       if self.accept("=") or self.accept("cmd", "approx"):
-        parts.append(self.sum())
-      elif self.peek() == ("cmd", "in") and len(parts) == 1 and parts[0][0] == "sym":
+        ops.append("=")
+      elif kind in ("<", ">", "<=", ">=") or (kind == "cmd" and text in _INEQUALITIES):
+        self.take()
+        ops.append(_INEQUALITIES[text])
+      elif (kind, text) == ("cmd", "in") and len(parts) == 1 and parts[0][0] == "sym":
         self.take()  # "x \in [a, b]": the set is the answer.
         parts = [self.sum()]
-      elif self.peek()[0] in ("<", ">") or self.peek()[1] in ("le", "ge", "ne", "lt", "gt"):
-        raise ParseError("inequalities are not compared")
+        continue
+      elif (kind, text) == ("cmd", "ne"):
+        raise ParseError("'not equal' is not compared")
       else:
         break
-    return parts[0] if len(parts) == 1 else ("eq", tuple(parts))
+      parts.append(self.sum())
+    if not ops:
+      return parts[0]
+    if all(op == "=" for op in ops):
+      return ("eq", tuple(parts))
+    if "=" in ops:
+      raise ParseError("equations mixed with inequalities")
+    return ("ineq", tuple(parts), tuple(ops))
 
   def sum(self):
     node = self.term()

@@ -2,9 +2,11 @@
 
 Answers arrive as LaTeX with or without `$`, or as plain text written by a model. `normalize`
 rewrites the presentational parts away (`\\left`, `\\!`, `^\\circ`, `\\$`, `\\text{ cm}`, thousands
-separators) so that `latex.parse` sees only mathematics. `text_key` is the comparison key for
-answers that are words ("\\text{Evelyn}", "(B)"). Every rewrite is a bounded regex or a linear
-scan; callers cap the input length first (see `math.MAX_ANSWER_CHARS`).
+separators, `\\cfrac`, an array's column spec) so that `latex.parse` sees only mathematics, and
+spells a few things one way: "28 percent"/"28 pct" -> 28%, "x = 1 \\text{ or } x = 2" -> a list,
+"f(x) = ..." -> "f = ..." (a label that may be dropped like "x ="). `text_key` is the
+comparison key for answers that are words ("\\text{Evelyn}", "(B)"). Every rewrite is a
+bounded regex or a linear scan; callers cap the input length first (`math.MAX_ANSWER_CHARS`).
 """
 from __future__ import annotations
 
@@ -31,10 +33,22 @@ _DEGREES_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\circ\b|\\degree\b")
 _TEXT_RE = re.compile(
     r"\\(?:text|textbf|textit|textrm|textnormal|mbox|mathrm|mathbf|mathit|mathsf|operatorname)"
     r"\s*\{([^{}]*)\}(\s*\^\s*\{?\s*[23]\s*\}?)?")
-_SIMPLE_CMDS = (("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cdot", "*"), ("\\times", "*"),
+_SIMPLE_CMDS = (("\\dfrac", "\\frac"), ("\\tfrac", "\\frac"), ("\\cfrac", "\\frac"),
+                ("\\geqslant", "\\ge"), ("\\leqslant", "\\le"), ("\\cdot", "*"), ("\\times", "*"),
                 ("\\ast", "*"), ("\\div", "/"), ("\\%", "%"), ("\\lvert", "|"), ("\\rvert", "|"),
                 ("\\vert", "|"), ("\\mid", "|"), ("\\ldots", ""), ("\\cdots", ""), ("\\dots", ""),
                 ("\\neq", "\\ne"), ("\\leq", "\\le"), ("\\geq", "\\ge"))
+_ARRAY_COLUMNS_RE = re.compile(r"(\\begin\s*\{array\})\s*\{[lcr|\s]*\}")
+# "28 percent", "28 pct", "28\text{ per cent}" are 28%.
+_PERCENT_TEXT_RE = re.compile(
+    r"(\d)\s*\\(?:text|mbox|mathrm)\s*\{\s*(?:percent|per\s*cent|pct)\.?\s*\}")
+_PERCENT_WORD_RE = re.compile(r"(\d)\s*(?:percent|per\s*cent|pct)\b\.?")
+# "x = 1 \text{ or } x = 2", "-3 and 4": alternatives listed with words are a list.
+_ALTERNATIVES_RE = re.compile(
+    r"\s*\\(?:text|mbox|mathrm)\s*\{\s*(?:or|and)\s*\}\s*|(?<=[\w})])\s+(?:or|and)\s+(?=[-\w\\(])")
+# "f(x) = x^2 + 1", "g(2) = 7": the function's name labels the answer like "x =" does.
+_FUNCTION_LABEL_RE = re.compile(
+    r"^([a-zA-Z])\s*\(\s*[a-zA-Z0-9.]+(?:\s*,\s*[a-zA-Z0-9.]+)*\s*\)\s*=(?=[^=]*$)")
 _WORDS_ONLY_RE = re.compile(r"[A-Za-z][A-Za-z .'-]*")
 _TRAILING_WORD_RE = re.compile(r"(?<=\s)([A-Za-z]{2,})\.?\s*(\^\s*\{?[23]\}?)?\s*$")
 # Short unit words; longer bare words after a number are taken as units too.
@@ -98,15 +112,31 @@ def _drop_units(s: str) -> str:
 
 def normalize(s: str) -> str:
   """Canonical text of an answer for `latex.parse` (and for the exact-string fast path)."""
-  s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], s)
+  # Each rewrite runs only when its trigger text is present: most answers need few of them,
+  # and this runs on every completion graded.
+  if not s.isascii():
+    s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], s)
   s = strip_delimiters(s)
-  s = _THOUSANDS_EXPLICIT_RE.sub(r"\1", s)
-  s = _SPACING_RE.sub(" ", s)
-  s = _SIZING_RE.sub(lambda m: "" if m.group(1) in (None, ".", "\\.") else m.group(1), s)
-  s = _DEGREES_RE.sub(" ", s)
-  for old, new in _SIMPLE_CMDS:
-    s = s.replace(old, new)
-  s = _drop_units(s)
+  if "," in s:
+    s = _THOUSANDS_EXPLICIT_RE.sub(r"\1", s)
+  if "\\" in s:
+    s = _SPACING_RE.sub(" ", s)
+    s = _SIZING_RE.sub(lambda m: "" if m.group(1) in (None, ".", "\\.") else m.group(1), s)
+    s = _DEGREES_RE.sub(" ", s)
+    for old, new in _SIMPLE_CMDS:
+      s = s.replace(old, new)
+    s = _ARRAY_COLUMNS_RE.sub(r"\1", s)
+  elif "~" in s:
+    s = s.replace("~", " ")
+  if "per" in s or "pct" in s:
+    s = _PERCENT_TEXT_RE.sub(r"\1%", s)
+    s = _PERCENT_WORD_RE.sub(r"\1%", s)
+  if ("or" in s or "and" in s) and re.search(r"[0-9=]", s):
+    s = _ALTERNATIVES_RE.sub(", ", s)
+  if "=" in s and "(" in s:
+    s = _FUNCTION_LABEL_RE.sub(r"\1 =", s)
+  if re.search(r"[a-zA-Z]", s):
+    s = _drop_units(s)
   s = " ".join(s.split())
   s = s.rstrip(".,;:").strip()
   if s.startswith("{") and s.endswith("}") and _balanced(s[1:-1]):

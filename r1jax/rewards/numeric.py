@@ -7,6 +7,9 @@ them different. Radicals, pi and functions fall back to complex floats compared 
 sympy is only the referee when floats agree but a value is inexact: it proves
 1.41421356237 != sqrt(2) and cos(pi/3) == 1/2. It receives trees built here from checked nodes
 (never text), with bounded size and exponents; if it cannot decide, the numeric verdict stands.
+A decimal also stands for an exact constant (1/12, sqrt(2), 12 pi) that it states to at least
+APPROX_MIN_DIGITS significant digits, correctly rounded to the last digit written
+(`approximates`: 0.0833333 ~ 1/12, but not 0.083, nor the truncation 0.666666 of 2/3).
 Every value is bounded: exact numbers past MAX_BITS, factorials past MAX_FACTORIAL and powers
 whose result would be too large raise EvalError, and such an answer is simply not equal.
 """
@@ -29,6 +32,7 @@ NUM_POINTS = 3
 MAX_TRIES = 8
 SYMPY_MAX_NODES = 80
 SYMPY_MAX_EXPONENT = 64
+APPROX_MIN_DIGITS = 6  # Significant digits a decimal needs to stand for an exact value.
 _SEED = 20250124
 
 _CMATH = {"sin": cmath.sin, "cos": cmath.cos, "tan": cmath.tan, "arcsin": cmath.asin,
@@ -202,6 +206,48 @@ def points(names: set[str]):
     yield {n: Fraction(rng.randint(1, 2000), rng.randint(1, 199)) for n in ordered}
 
 
+def _decimal(node):
+  """(value, unit of the last digit) of a bare decimal or its negation, else None."""
+  sign = 1
+  if node[0] == "neg":
+    sign, node = -1, node[1]
+  if node[0] == "num" and node[2]:
+    return sign * node[1], node[2]
+  return None
+
+
+def _has_decimal(node) -> bool:
+  if not isinstance(node, tuple) or not node:
+    return False
+  if node[0] == "num":
+    return bool(node[2])
+  return any(_has_decimal(c) for c in (node[1:] if isinstance(node[0], str) else node))
+
+
+def approximates(x, y) -> bool:
+  """True when one side is a decimal and the other an exact constant (no decimals, no
+  symbols) that the decimal states correctly rounded, with >= APPROX_MIN_DIGITS digits."""
+  dx = _decimal(x)
+  approx, exact = (dx, y) if dx is not None else (_decimal(y), x)
+  if approx is None:
+    return False
+  value, ulp = approx
+  if value == 0 or abs(value) < ulp * 10 ** (APPROX_MIN_DIGITS - 1):
+    return False  # Fewer than APPROX_MIN_DIGITS significant digits written.
+  if _has_decimal(exact) or symbols(exact, set()):
+    return False
+  try:
+    v = evaluate(exact, {})
+  except (ArithmeticError, ValueError):
+    return False
+  if isinstance(v, Fraction):
+    return abs(value - v) <= ulp / 2
+  if isinstance(v, float) or abs(v.imag) > ABS_TOL:
+    return False
+  # Floats carry ~16 digits: a bound 2 ulps of the float wider than half a last digit.
+  return abs(float(value) - v.real) <= float(ulp) / 2 + 4e-16 * abs(v.real)
+
+
 def scalar_equal(x, y) -> bool:
   """Equality of two scalar expressions (constants or functions of free symbols)."""
   names = symbols(x, set()) | symbols(y, set())
@@ -279,6 +325,11 @@ def _sympy_verdict(x, y) -> bool | None:
                    for s in names})
       verdicts.append(at.is_zero)
       if verdicts[-1] is False:
+        # sympy's is_zero can answer False from a low-precision evaluation of a difference
+        # that cancels (cos/sin - cot); a value that is tiny at 60 digits is not a proof.
+        value = at.evalf(60)
+        if value.is_Number and abs(value) < sympy.Float(10) ** -40:
+          return None
         return False
     if all(verdicts):
       return True

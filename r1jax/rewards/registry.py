@@ -70,10 +70,23 @@ def _length(completion: str, num_tokens: int | None) -> int:
   return len(completion) if num_tokens is None else int(num_tokens)
 
 
-def math_accuracy(completion: str, example: Mapping) -> RewardOutput:
+def math_accuracy(completion: str, example: Mapping, extraction: str = "strict") -> RewardOutput:
   """1.0 when the final answer is mathematically equivalent to example['answer'] (see
-  `math.grade`: <answer> tags, \\boxed{}, '#### n' or 'the answer is'), else 0.0."""
-  return RewardOutput(float(math_lib.grade(completion, example["answer"])))
+  `math.grade`: <answer> tags, \\boxed{}, '#### n' or 'the answer is'; with extraction=
+  "flexible" also the last math expression or number of unformatted text), else 0.0."""
+  return RewardOutput(float(math_lib.grade(completion, example["answer"], extraction)))
+
+
+def math_accuracy_flexible(completion: str, example: Mapping) -> RewardOutput:
+  """math_accuracy with flexible extraction, by name: for eval.accuracy_reward when the model
+  was not trained on R1's answer format (evaluators pass a reward name, not parameters)."""
+  return math_accuracy(completion, example, extraction="flexible")
+
+
+def answer_extraction(reward: str) -> str:
+  """The extraction mode an accuracy reward reads answers with, so that maj@k votes on the
+  answers that reward grades."""
+  return "flexible" if reward == "math_accuracy_flexible" else "strict"
 
 
 def format_strict(completion: str, example: Mapping, think_in_prompt: bool = False):
@@ -163,6 +176,7 @@ def language_consistency(completion: str, example: Mapping, script: str = "latin
 
 REWARDS: dict[str, Callable[..., RewardOutput]] = {
     "math_accuracy": math_accuracy,
+    "math_accuracy_flexible": math_accuracy_flexible,
     "format_strict": format_strict,
     "format_lenient": format_lenient,
     "format_tags": format_tags,
@@ -179,6 +193,7 @@ REWARDS: dict[str, Callable[..., RewardOutput]] = {
 # Example fields each reward reads; checked up front so a data bug fails loudly, not as zeros.
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "math_accuracy": ("answer",),
+    "math_accuracy_flexible": ("answer",),
     "countdown": ("numbers", "target"),
     "process_reference": ("solution",),
 }

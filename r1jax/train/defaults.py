@@ -166,5 +166,6 @@ def base_config():
   c.eval.k = 4  # Samples for pass@k / maj@k; 0 is off.
   c.eval.k_problems = 100  # Problems for pass@k / maj@k.
   c.eval.batch_size = 250  # Prompts per eval sampling call.
-  c.eval.accuracy_reward = "math_accuracy"  # The reward that defines "correct".
+  c.eval.accuracy_reward = "math_accuracy"  # The reward that defines "correct";
+  #   "math_accuracy_flexible" also reads answers not in R1's format (prose, bare math).
   return c
