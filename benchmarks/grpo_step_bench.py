@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import importlib.util
 import pathlib
 import statistics
@@ -56,11 +55,9 @@ from r1jax.data import pipeline, sources
 from r1jax.eval.evaluate import completions_text, example_keys
 from r1jax.models import attention, presets
 from r1jax.rewards import registry as rewards_registry
-from r1jax.rl import advantages as adv_lib
 from r1jax.rl.algorithms import get_algorithm
 from r1jax.sampling.sampler import Sampler
-from r1jax.train import rl_step
-from r1jax.train import rl_trainer
+from r1jax.train import rl_phases, rl_step
 from r1jax.train import setup as setup_lib
 from r1jax.train.state import create_state, make_optimizer
 
@@ -139,27 +136,10 @@ class Step:
     self.examples = [e for e in self.batch.examples for _ in range(self.G)]
     self.keys = example_keys(c.seed, 1, self.batch.examples)
 
-    adv_name = c.rl.advantage or self.algo.advantage
-    adv_cfg = adv_lib.AdvantageConfig(scale_by_std=c.rl.scale_by_std, grpo_norm=c.rl.grpo_norm,
-                                      gamma=c.rl.gamma, lam=c.rl.lam,
-                                      kl_coef=c.rl.kl_coef if self.algo.kl_in_reward else 0.0,
-                                      add_outcome=c.rl.add_outcome)
-    self.seqs_fn = jax.jit(functools.partial(rl_step.sequences, n=self.G))
-    self.score_fn = jax.jit(functools.partial(rl_step.score_step,
-                                              model_config=self.model_config, T=self.T))
-    self.adv_fn = jax.jit(functools.partial(
-        rl_step.advantage_step, algo=self.algo, name=adv_name, group_size=self.G,
-        adv_cfg=adv_cfg, kl_estimator=c.rl.kl_estimator))
-    # The trainer's own loss settings, so both optimise the same objective.
-    loss_cfg = rl_trainer.loss_config(c, self.algo)
-    self.update_fn = jax.jit(
-        functools.partial(rl_step.rl_update_step, model_config=self.model_config,
-                          optimizer=self.optimizer, value_optimizer=None, algo=self.algo,
-                          loss_cfg=loss_cfg,
-                          vf_coef=c.rl.vf_coef, vf_clip=c.rl.vf_clip or None,
-                          num_microbatches=c.rl.grad_accum, use_ref=self.use_ref),
-        donate_argnums=0, out_shardings=(state_shard, None))
-    self.take_fn = jax.jit(lambda batch, idx: jax.tree.map(lambda x: x[idx], batch))
+    # The trainer's own jitted steps (rl_phases), so the benchmark times the code a run runs.
+    c.rl.score_chunks = self.N // self.score_rows
+    self.fns = rl_phases.build_step_fns(c, self.algo, self.model_config, self.optimizer, None,
+                                        self.mesh, state_shard)
 
   def ctx(self):
     return sharding.activation_sharding(self.mesh, self.rules)
@@ -180,36 +160,24 @@ class Step:
   def logprobs(self, out):
     """Dispatches the scoring passes (not blocked: the caller may grade meanwhile)."""
     with self.ctx():
-      seqs = self.seqs_fn(self.batch.prompt_tokens_BxP, self.batch.prompt_mask_BxP,
-                          out.tokens_NxT, out.mask_NxT)
-      old = self._score(self.state.params, seqs)
-      ref = self._score(self.ref_params, seqs) if self.use_ref else old
+      seqs = self.fns.sequences(self.batch.prompt_tokens_BxP, self.batch.prompt_mask_BxP,
+                                out.tokens_NxT, out.mask_NxT)
+      old = self.fns.score(self.state.params, None, *seqs)
+      ref = self.fns.score(self.ref_params, None, *seqs) if self.use_ref else old
     return seqs, old, ref
-
-  def _score(self, params, seqs):
-    """score_step over row chunks of --score_rows (all rows at once by default)."""
-    parts = [self.score_fn(params, None, *(x[i:i + self.score_rows] for x in seqs))
-             for i in range(0, self.N, self.score_rows)]
-    if len(parts) == 1:
-      return parts[0]
-    return tuple(jnp.concatenate(p, axis=0) for p in zip(*parts))
 
   def update(self, out, graded, seqs, old, ref):
     c = self.config
     with self.ctx():
-      mask = out.mask_NxT.astype(jnp.float32)
-      if c.rl.mask_forced_tokens:
-        mask = mask * (1 - out.forced_mask_NxT.astype(jnp.float32))
-      advantages, returns, mask, _ = self.adv_fn(
-          jnp.asarray(graded.total), mask, old[0], ref[0], old[1],
-          jnp.zeros((self.N, self.T), jnp.float32))
+      roll = rl_phases.Rollout(self.examples, self.batch.prompt_tokens_BxP,
+                               self.batch.prompt_mask_BxP, out.tokens_NxT, out.mask_NxT,
+                               out.forced_mask_NxT, out.stop_reason_N, {})
+      mask = rl_phases.loss_mask(roll, c)
+      zeros = jnp.zeros((self.N, self.T), jnp.float32)
+      advantages, returns, mask, _ = self.fns.advantages(
+          jnp.asarray(graded.total), mask, old[0], ref[0], old[1], zeros, zeros)
       rollouts = rl_step.Rollouts(*seqs, mask, old[0], ref[0], advantages, returns, old[1])
-      rows = self.N // c.rl.num_minibatches
-      perm = np.random.default_rng(c.seed).permutation(self.N)
-      for _ in range(c.rl.num_iterations):
-        for m in range(c.rl.num_minibatches):
-          idx = jnp.asarray(np.sort(perm[m * rows:(m + 1) * rows]))
-          self.state, metrics = self.update_fn(self.state, self.take_fn(rollouts, idx), None)
+      self.state, metrics, _ = rl_phases.update(self.fns, self.state, rollouts, c, 0)
       jax.block_until_ready(self.state)
     return metrics
 

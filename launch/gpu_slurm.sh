@@ -90,8 +90,10 @@ script="#!/usr/bin/env bash
 $(printf '#SBATCH %s\n' "${headers[@]}")
 set -euo pipefail
 # The first node of the allocation hosts the coordinator; every task learns its index
-# from SLURM_PROCID (one task per node).
-head=\$(scontrol show hostnames \"\$SLURM_JOB_NODELIST\" | head -n 1)
+# from SLURM_PROCID (one task per node). All host names are read (no '| head', whose early
+# exit can kill scontrol with SIGPIPE, and pipefail then fails the job under load).
+mapfile -t hosts < <(scontrol show hostnames \"\$SLURM_JOB_NODELIST\")
+head=\${hosts[0]:?no hosts in SLURM_JOB_NODELIST}
 port=${port:-\$((20000 + SLURM_JOB_ID % 10000))}
 echo \"r1jax: \$SLURM_NNODES nodes, coordinator \$head:\$port\"
 export XLA_PYTHON_CLIENT_MEM_FRACTION=\${XLA_PYTHON_CLIENT_MEM_FRACTION:-0.9}

@@ -124,8 +124,11 @@ def test_gpu_slurm_job_runs_one_process_per_node(tmp_path):
                         str(tmp_path / "run"), "--entry", str(entry), "--port",
                         str(_free_port())],
                        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
-  logs = [(tmp_path / f"out.{i}").read_text() for i in range(2)]
-  assert out.returncode == 0, out.stdout + out.stderr + "\n".join(logs)
+  # The return code first, with everything the launcher and the tasks printed.
+  logs = [(tmp_path / f"out.{i}").read_text() if (tmp_path / f"out.{i}").exists()
+          else f"(out.{i} missing)" for i in range(2)]
+  assert out.returncode == 0, (f"launcher exit {out.returncode}\nstdout:\n{out.stdout}\n"
+                               f"stderr:\n{out.stderr}\n" + "\n".join(logs))
   for i in range(2):  # Rows of process p hold p + 1: 4 * 1 + 4 * 2 = 12.
     assert f"process {i} of 2 devices 8 sum 12.0" in logs[i], logs[i][-2000:]
   assert (tmp_path / "run" / "slurm" / "job.sbatch").exists()

@@ -13,7 +13,7 @@ from r1jax.rl.advantages import AdvantageConfig, AdvantageInputs
 # float32 arithmetic on O(1) values, divisions by stds of O(1): ~1e-6 relative to float64.
 RTOL, ATOL = 2e-5, 2e-6
 EPS = AdvantageConfig().epsilon
-P, G, T = 3, 4, 7
+P, G, T = 4, 4, 7
 N = P * G
 
 
@@ -88,7 +88,13 @@ def _inputs(seed=0, keep=None):
   mask[3, 2] = False  # A hole inside a completion.
   mask[3, [0, 1, 3]] = True
   rewards = rng.integers(0, 3, N).astype(np.float32)
-  rewards[8:12] = 1.0  # A group with all-equal rewards: zero advantage, no NaN.
+  # Every group but one has mixed rewards, so the references compare real numbers: the hand
+  # groups (1,0,0,0) and (1,1,0,0), a random group made mixed, and an all-equal group (zero
+  # advantage, no NaN).
+  rewards[0:4] = [2.0, 0.0, 1.0, rewards[3]]
+  rewards[4:8] = [1.0, 0.0, 0.0, 0.0]
+  rewards[8:12] = 1.0
+  rewards[12:16] = [1.0, 1.0, 0.0, 0.0]
   steps = (rng.random((N, T)) > 0.6) & mask
   step_r = np.where(steps, rng.normal(size=(N, T)), 0.0).astype(np.float32)
   inputs = AdvantageInputs(
@@ -125,9 +131,25 @@ def test_outcome_estimators_match_numpy(name, cfg):
   row_mask = mask & keep[:, None]
   want = np.where(row_mask, _np_outcome(name, r, keep, cfg)[:, None], 0.0)
   _check(out, want, np.where(row_mask, r[:, None], 0.0), row_mask)
+  # Non-degenerate: the two mixed kept groups give advantages well away from zero.
+  assert np.abs(want[4:8][row_mask[4:8]]).min() > 0.1
+  assert np.abs(want[12:16][row_mask[12:16]]).min() > 0.1
   np.testing.assert_allclose(out.metrics["reward_mean"], r[keep].mean(), rtol=RTOL)
   if cfg.grpo_norm != "batch":  # Group-centred: an all-equal group has zero advantage.
     np.testing.assert_array_equal(np.asarray(out.advantages_NxT)[8:12], 0.0)
+
+
+@pytest.mark.parametrize("rewards,grpo,rloo", [
+    ((1, 0, 0, 0), (1.5, -0.5, -0.5, -0.5), (1.0, -1 / 3, -1 / 3, -1 / 3)),
+    ((1, 1, 0, 0), (0.8660254, 0.8660254, -0.8660254, -0.8660254), (2 / 3, 2 / 3, -2 / 3, -2 / 3)),
+])
+def test_hand_groups(rewards, grpo, rloo):
+  """By hand: GRPO (R - mean) / sample std; RLOO R - mean of the other three."""
+  inputs = AdvantageInputs(jnp.asarray(rewards, jnp.float32), jnp.ones((4, 2)), 4)
+  got = adv_lib.compute_advantages("grpo", inputs).advantages_NxT[:, 0]
+  np.testing.assert_allclose(got, grpo, rtol=1e-5)
+  got = adv_lib.compute_advantages("rloo", inputs).advantages_NxT[:, 0]
+  np.testing.assert_allclose(got, rloo, rtol=1e-5)
 
 
 def test_dr_grpo_is_grpo_without_std():
