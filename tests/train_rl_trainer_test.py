@@ -11,30 +11,15 @@ import jax
 import numpy as np
 import pytest
 
+import rl_harness
+
 from r1jax.rl.algorithms import ALGORITHMS
 from r1jax.train import rl_trainer, setup
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
-def tiny_config(**overrides):
-  """tests/configs/tiny_resume.py (8 prompts x 4 samples, 16 new tokens) at 2 steps."""
-  spec = importlib.util.spec_from_file_location("tiny_resume",
-                                                REPO / "tests" / "configs" / "tiny_resume.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  c = module.get_config()
-  c.total_steps = 2
-  c.rl.num_minibatches = 1
-  c.optim.schedule = "constant"
-  c.eval.every = 100
-  for k, v in overrides.items():
-    node = c
-    *path, last = k.split(".")
-    for p in path:
-      node = getattr(node, p)
-    setattr(node, last, v)
-  return c
+tiny_config = rl_harness.tiny_config  # tests/configs/tiny_resume.py at 2 steps.
 
 
 def _params_of(workdir, step):
@@ -62,11 +47,15 @@ def test_two_steps_of_every_algorithm(algorithm, tmp_path):
   assert any(not np.array_equal(a, b) for a, b in zip(leaves0, leaves2)), "params unchanged"
 
 
+# KL on (a reference that must survive the resume) and two passes per batch.
+RESUME_FLAGS = ("--config.rl.kl_coef=0.05", "--config.rl.num_iterations=2")
+
+
 def _run_main(workdir, total_steps, kill_after=None):
   """grpo_main in a subprocess; with kill_after, SIGTERM once that step has been logged."""
   cfg_file = REPO / "tests" / "configs" / "tiny_resume.py"
   cmd = [sys.executable, str(REPO / "experiments" / "grpo_main.py"), f"--config={cfg_file}",
-         f"--workdir={workdir}", f"--config.total_steps={total_steps}"]
+         f"--workdir={workdir}", f"--config.total_steps={total_steps}", *RESUME_FLAGS]
   env = dict(os.environ, PYTHONUNBUFFERED="1")
   proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           env=env, cwd=REPO)
@@ -92,7 +81,9 @@ def _train_rows(workdir):
 
 def test_exact_resume_after_sigterm(tmp_path):
   """6 steps straight == 3+ steps, SIGTERM (final checkpoint), then resume to 6: identical
-  params and metrics. Runs the real entry point in subprocesses (~1-2 min)."""
+  params and metrics, with a KL reference (a resume that restored the policy as the
+  reference would change every KL after step 3) and two passes per batch. Runs the real
+  entry point in subprocesses (~1-2 min)."""
   straight, resumed = tmp_path / "straight", tmp_path / "resumed"
   _run_main(straight, 6)
   log = _run_main(resumed, 6, kill_after=3)
@@ -103,6 +94,7 @@ def test_exact_resume_after_sigterm(tmp_path):
   assert sorted(a) == sorted(b) == [1, 2, 3, 4, 5, 6]
   for step in a:
     assert a[step] == b[step], f"metrics differ at step {step}"
+  assert all(a[s]["kl"] > 0 for s in a if s > 1)  # The reference really is in use.
   for x, y in zip(jax.tree.leaves(_params_of(straight, 6)),
                   jax.tree.leaves(_params_of(resumed, 6))):
     np.testing.assert_array_equal(x, y)
