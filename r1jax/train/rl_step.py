@@ -18,7 +18,6 @@ import optax
 
 from r1jax.models.transformer import ModelConfig, Transformer
 from r1jax.rl import advantages as adv_lib
-from r1jax.rl import filtering
 from r1jax.rl import kl as kl_lib
 from r1jax.rl import losses
 from r1jax.rl import value as value_lib

@@ -7,7 +7,6 @@ in jitted pure functions from rl_step.py; text exists only on the host (decode +
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import pathlib
 import time
@@ -55,8 +54,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   if primary:
     (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
 
-  G, B = config.sampler.group_size, config.prompts_per_step
-  N, T = B * G, config.sampler.max_new_tokens
+  G, T = config.sampler.group_size, config.sampler.max_new_tokens
   total_opt_steps = config.total_steps * config.rl.num_iterations * config.rl.num_minibatches
   optimizer = make_optimizer(config.optim.lr, config.optim.schedule, config.optim.warmup_steps,
                              total_opt_steps, config.optim.weight_decay, config.optim.grad_clip,
