@@ -81,11 +81,14 @@ def finetune(params, model_config, source, tokenizer, cfg: SFTConfig, *, mesh=No
   if workdir is not None and cfg.checkpoint_every > 0:
     ckpt = ckpt_lib.Checkpointer(pathlib.Path(workdir) / "checkpoints", keep=1,
                                  async_save=False)
-    if ckpt.latest_step() is not None:
-      abstract = jax.tree.map(
-          lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), state)
-      state, extra = ckpt.restore(abstract_state=abstract)
-      pipe.restore(extra["data"])
+    abstract = jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), state)
+    # The newest step that restores; unrestorable ones are reported and set aside.
+    found = ckpt.restore_latest_good(
+        abstract_state=abstract, log=log,
+        check=lambda _, extra: (int(extra["sft_step"]), pipe.restore(extra["data"])))
+    if found is not None:
+      _, state, extra = found
       start = int(extra["sft_step"])
       log(f"sft: resumed at step {start} from {ckpt.directory}")
 

@@ -1,0 +1,67 @@
+"""Faults that must not lose a run, through the paths a run takes (trainer, mains).
+
+A corrupt latest checkpoint and a torn metrics row (in-process trainer runs), a workdir held by
+another live process (the mains in subprocesses). Pool worker deaths: rewards_pool_test.py;
+full disks: train_checkpoint_test.py and train_metrics_test.py; preemption exit status:
+train_rl_trainer_test.py::test_exact_resume_after_sigterm.
+"""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import time
+
+import jax
+import numpy as np
+import pytest
+
+from r1jax.train import data_fingerprint, rl_trainer, workdir_lock
+from tests.train_rl_trainer_test import _params_of, tiny_config
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def _rows(workdir):
+  return [json.loads(l) for l in (pathlib.Path(workdir) / "metrics.jsonl").read_text()
+          .splitlines()]
+
+
+def test_corrupt_checkpoint_and_torn_metrics_row_resume_to_the_same_result(tmp_path, capsys):
+  cfg = tiny_config(**{"total_steps": 1})
+  rl_trainer.train_and_evaluate(cfg, str(tmp_path))
+  ckpts = tmp_path / "checkpoints"
+  assert sorted(int(p.name) for p in ckpts.iterdir()) == [0, 1]
+  straight_rows = [r for r in _rows(tmp_path) if "loss" in r]
+  # The latest step rots (its data position is cut short); a kill tore the last metrics row.
+  meta = ckpts / "1" / "extra" / "metadata"
+  meta.write_bytes(meta.read_bytes()[:20])
+  with open(tmp_path / "metrics.jsonl", "a") as f:
+    f.write('{"step": 2, "loss": 0.1')
+  capsys.readouterr()
+
+  rl_trainer.train_and_evaluate(cfg, str(tmp_path))
+  out = capsys.readouterr()
+  log = out.out + out.err
+  assert f"checkpoint step 1 in {ckpts / '1'} does not restore: JSONDecodeError" in log
+  assert "Resumed from" in log and "at RL step 0" in log
+  assert "dropped a torn last row" in log
+  rows = _rows(tmp_path)  # Every line parses again.
+  train_rows = [r for r in rows if "loss" in r]
+  assert [r["step"] for r in train_rows] == [1]  # Step 1 was redone, and is there once.
+  timeless = lambda r: {k: v for k, v in r.items() if not k.startswith(("time/", "throughput/"))}
+  assert [timeless(r) for r in train_rows] == [timeless(r) for r in straight_rows]
+  # The redone step 1 equals the one the first run wrote (kept aside, its params intact).
+  aside = next((tmp_path / "checkpoints_skipped").iterdir())
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  first = ocp.StandardCheckpointer().restore((aside / "state").resolve())["state"]["params"]
+  for a, b in zip(jax.tree.leaves(first), jax.tree.leaves(_params_of(tmp_path, 1))):
+    np.testing.assert_array_equal(a, b)
+  assert json.loads((tmp_path / "summary.json").read_text())["end"]["step"] == 1
+
+  # Resuming on other data is refused with that setting (before any RL step).
+  changed = tiny_config(**{"checkpoint.on_data_change": "refuse", "total_steps": 2})
+  changed.data.knobs.digits = 2
+  with pytest.raises(data_fingerprint.DataChangedError, match=r"config.data.knobs"):
+    rl_trainer.train_and_evaluate(changed, str(tmp_path))
+  assert sorted(int(p.name) for p in ckpts.iterdir()) == [0, 1]
