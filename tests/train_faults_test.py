@@ -65,3 +65,68 @@ def test_corrupt_checkpoint_and_torn_metrics_row_resume_to_the_same_result(tmp_p
   with pytest.raises(data_fingerprint.DataChangedError, match=r"config.data.knobs"):
     rl_trainer.train_and_evaluate(changed, str(tmp_path))
   assert sorted(int(p.name) for p in ckpts.iterdir()) == [0, 1]
+
+
+_HOLDER = """
+import sys, time
+from r1jax.train import workdir_lock
+workdir_lock.acquire(sys.argv[1])
+print("held", flush=True)
+time.sleep(600)
+"""
+
+_MAINS = {  # main -> its config (the lock is taken before the config's checkpoint is read)
+    "grpo_main": REPO / "tests" / "configs" / "tiny_resume.py",
+    "sft_main": REPO / "experiments" / "configs" / "sft_arith_tiny.py",
+    "rejection_sampling_main": REPO / "experiments" / "configs" / "rs_arith_tiny.py",
+    "ei_main": REPO / "experiments" / "configs" / "ei_arith_tiny.py",
+    "eval_main": REPO / "experiments" / "configs" / "eval_arith_tiny.py",
+}
+
+
+@pytest.fixture
+def held_workdir(tmp_path):
+  """A workdir locked by another live process (as a run in progress holds it)."""
+  env = dict(os.environ, PYTHONPATH=str(REPO))
+  holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(tmp_path)], env=env,
+                            stdout=subprocess.PIPE, text=True)
+  assert holder.stdout.readline().strip() == "held"
+  yield tmp_path, holder.pid
+  holder.kill()
+  holder.wait()
+
+
+@pytest.mark.parametrize("main", sorted(_MAINS))
+def test_second_run_on_a_workdir_fails_at_once_naming_the_holder(held_workdir, main):
+  workdir, pid = held_workdir
+  (workdir / "summary.json").write_text("the first run's")
+  start = time.monotonic()
+  proc = subprocess.run([sys.executable, str(REPO / "experiments" / f"{main}.py"),
+                         f"--config={_MAINS[main]}", f"--workdir={workdir}"],
+                        capture_output=True, text=True, timeout=300, cwd=REPO)
+  assert proc.returncode == 1, proc.stdout + proc.stderr
+  last = proc.stderr.strip().splitlines()[-1]
+  assert last.startswith(f"error: {workdir} is in use by another run (pid {pid} on "), last
+  assert "Traceback" not in proc.stderr
+  assert time.monotonic() - start < 120  # Before any compute (imports only).
+  assert sorted(p.name for p in workdir.iterdir()) == [".r1jax.lock", "summary.json"]
+  assert (workdir / "summary.json").read_text() == "the first run's"
+
+
+def test_lock_of_a_dead_process_is_taken_over(tmp_path):
+  # A run killed with SIGKILL leaves its holder text; the kernel dropped its flock.
+  proc = subprocess.run([sys.executable, "-c", _HOLDER.replace("time.sleep(600)",
+                                                               "import os; os._exit(0)"),
+                         str(tmp_path)], env=dict(os.environ, PYTHONPATH=str(REPO)),
+                        capture_output=True, text=True, timeout=120)
+  assert proc.stdout.strip() == "held"
+  note = workdir_lock.acquire(tmp_path)
+  try:
+    assert "took over the lock left by pid" in note and "(no longer running)" in note
+    assert workdir_lock.acquire(tmp_path) == ""  # Re-entrant in one process.
+    workdir_lock.release(tmp_path)
+  finally:
+    workdir_lock.release(tmp_path)
+  assert (tmp_path / workdir_lock.LOCK_NAME).read_text() == ""  # Released cleanly.
+  assert workdir_lock.acquire(tmp_path) == ""
+  workdir_lock.release(tmp_path)
