@@ -8,6 +8,7 @@ train_rl_trainer_test.py::test_exact_resume_after_sigterm.
 import json
 import os
 import pathlib
+import signal
 import subprocess
 import sys
 import time
@@ -130,3 +131,30 @@ def test_lock_of_a_dead_process_is_taken_over(tmp_path):
   assert (tmp_path / workdir_lock.LOCK_NAME).read_text() == ""  # Released cleanly.
   assert workdir_lock.acquire(tmp_path) == ""
   workdir_lock.release(tmp_path)
+
+
+@pytest.mark.slow
+def test_sigterm_of_a_recipe_main_exits_preempted_and_the_rerun_resumes(tmp_path):
+  """sft_main: SIGTERM after a checkpoint exits 75 at once; the rerun resumes (~60 s)."""
+  cmd = [sys.executable, str(REPO / "experiments" / "sft_main.py"),
+         f"--config={_MAINS['sft_main']}", f"--workdir={tmp_path}",
+         "--config.model.preset=tiny", "--config.sft.steps=4", "--config.sft.batch_size=8",
+         "--config.sft.checkpoint_every=2", "--config.sft.log_every=1",
+         "--config.eval.num_problems=0"]
+  env = dict(os.environ, PYTHONUNBUFFERED="1")
+  proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env=env, cwd=REPO)
+  out = []
+  for line in proc.stdout:
+    out.append(line)
+    if line.startswith("sft 3/4"):  # After the step-2 checkpoint.
+      proc.send_signal(signal.SIGTERM)
+  proc.wait(timeout=300)
+  log = "".join(out)
+  assert proc.returncode == 75, log[-3000:]
+  assert "preempted (SIGTERM); rerun the same command to resume (exit 75)" in log
+  assert "Traceback" not in log
+  assert not (tmp_path / "model").exists()
+  again = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+  assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+  assert "sft: resumed at step 2" in again.stdout and (tmp_path / "model").is_dir()
