@@ -158,3 +158,27 @@ def test_sigterm_of_a_recipe_main_exits_preempted_and_the_rerun_resumes(tmp_path
   again = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
   assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
   assert "sft: resumed at step 2" in again.stdout and (tmp_path / "model").is_dir()
+
+
+def test_data_fingerprint_names_changed_files(tmp_path):
+  from r1jax.train.defaults import base_config  # pylint: disable=g-import-not-at-top
+  (tmp_path / "gsm8k").mkdir()
+  (tmp_path / "gsm8k" / "train.jsonl").write_text('{"question": "1+1", "answer": "2"}\n')
+  (tmp_path / "gsm8k" / "test.jsonl").write_text('{"question": "2+2", "answer": "4"}\n')
+  cfg = base_config()
+  cfg.data.data_dir = str(tmp_path)
+  before = data_fingerprint.compute(cfg)
+  assert sorted(before["files"]) == ["data_dir/gsm8k/test.jsonl", "data_dir/gsm8k/train.jsonl"]
+  assert before == json.loads(json.dumps(before))  # Stored in a checkpoint's JSON `extra`.
+  data_fingerprint.check(before, data_fingerprint.compute(cfg), "refuse", "ckpt/3")  # Same.
+  (tmp_path / "gsm8k" / "train.jsonl").write_text('{"question": "1+1", "answer": "3"}\n')
+  (tmp_path / "gsm8k" / "extra.jsonl").write_text("{}\n")
+  after = data_fingerprint.compute(cfg)
+  assert data_fingerprint.differences(before, after) == [
+      "data_dir/gsm8k/extra.jsonl added", "data_dir/gsm8k/train.jsonl changed (size 35 -> 35)"]
+  notes = []
+  data_fingerprint.check(before, after, "warn", "ckpt/3", log=notes.append)
+  assert len(notes) == 1 and notes[0].startswith("warning: the data changed since the "
+                                                 "checkpoint ckpt/3 was written: ")
+  with pytest.raises(data_fingerprint.DataChangedError, match="train.jsonl changed"):
+    data_fingerprint.check(before, after, "refuse", "ckpt/3")
