@@ -6,8 +6,9 @@ config snapshot). Usage from a trainer, on every process:
 
   ckpt = Checkpointer(workdir / "checkpoints", keep=3, best_metric="eval/accuracy")
   install_sigterm_handler()
-  if ckpt.latest_step() is not None:
-    state, extra = ckpt.restore(abstract_state=abstract_state_with_shardings)
+  found = ckpt.restore_latest_good(abstract_state=abstract_state_with_shardings)
+  if found is not None:
+    step, state, extra = found
   for step in ...:
     ...
     stop = preemption_requested()  # a collective with several processes: once per step
