@@ -182,3 +182,41 @@ def test_data_fingerprint_names_changed_files(tmp_path):
                                                  "checkpoint ckpt/3 was written: ")
   with pytest.raises(data_fingerprint.DataChangedError, match="train.jsonl changed"):
     data_fingerprint.check(before, after, "refuse", "ckpt/3")
+
+
+def _grandchildren(pid):
+  """Processes two levels below `pid` (the reward workers, children of the fork server)."""
+  def children(p):
+    out = []
+    for task in pathlib.Path(f"/proc/{p}/task").iterdir():
+      out += [int(c) for c in (task / "children").read_text().split()]
+    return out
+  return [g for c in children(pid) for g in children(c)]
+
+
+@pytest.mark.slow
+def test_idle_reward_workers_killed_mid_run_change_nothing(tmp_path):
+  """grpo_main with 2 reward workers: SIGKILL both while idle after step 1 (as an OOM kill
+  would); the run finishes with the metrics of an undisturbed run (~2 min)."""
+  cfg_file = REPO / "tests" / "configs" / "tiny_resume.py"
+  rows = {}
+  for name in ("straight", "killed"):
+    cmd = [sys.executable, str(REPO / "experiments" / "grpo_main.py"), f"--config={cfg_file}",
+           f"--workdir={tmp_path / name}", "--config.total_steps=3", "--config.reward_workers=2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"), cwd=REPO)
+    out, killed = [], []
+    for line in proc.stdout:
+      out.append(line)
+      if name == "killed" and not killed and line.startswith("step 1/3"):
+        killed = _grandchildren(proc.pid)
+        for pid in killed:
+          os.kill(pid, signal.SIGKILL)
+    proc.wait(timeout=600)
+    assert proc.returncode == 0, "".join(out[-40:])
+    assert name == "straight" or len(killed) == 2, killed
+    rows[name] = [{k: v for k, v in r.items() if not k.startswith(("time/", "throughput/"))}
+                  for r in _rows(tmp_path / name) if "loss" in r]
+  assert [r["step"] for r in rows["killed"]] == [1, 2, 3]
+  assert rows["killed"] == rows["straight"]
+  assert all(r.get("reward_failures/math_accuracy", 0) == 0 for r in rows["killed"])
