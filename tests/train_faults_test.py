@@ -17,7 +17,7 @@ import jax
 import numpy as np
 import pytest
 
-from r1jax.train import data_fingerprint, rl_trainer, workdir_lock
+from r1jax.train import checkpoint, data_fingerprint, rl_trainer, setup, workdir_lock
 from tests.train_rl_trainer_test import _params_of, tiny_config
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -66,6 +66,20 @@ def test_corrupt_checkpoint_and_torn_metrics_row_resume_to_the_same_result(tmp_p
   with pytest.raises(data_fingerprint.DataChangedError, match=r"config.data.knobs"):
     rl_trainer.train_and_evaluate(changed, str(tmp_path))
   assert sorted(int(p.name) for p in ckpts.iterdir()) == [0, 1]
+  # Strict restore refuses a corrupt latest step in one line naming it, and moves nothing.
+  meta.write_bytes(meta.read_bytes()[:20])
+  strict = tiny_config(**{"checkpoint.strict_restore": True, "total_steps": 2})
+  with pytest.raises(checkpoint.CheckpointError,
+                     match=rf"^checkpoint step 1 in {ckpts / '1'} does not restore: "):
+    rl_trainer.train_and_evaluate(strict, str(tmp_path))
+  assert sorted(int(p.name) for p in ckpts.iterdir()) == [0, 1]
+
+
+def test_bad_data_change_policy_fails_before_compute(tmp_path):
+  cfg = tiny_config(**{"checkpoint.on_data_change": "ignore"})
+  with pytest.raises(setup.ConfigError, match="config.checkpoint.on_data_change"):
+    rl_trainer.train_and_evaluate(cfg, str(tmp_path))
+  assert not (tmp_path / "checkpoints").exists()
 
 
 _HOLDER = """
