@@ -234,3 +234,16 @@ def test_idle_reward_workers_killed_mid_run_change_nothing(tmp_path):
   assert [r["step"] for r in rows["killed"]] == [1, 2, 3]
   assert rows["killed"] == rows["straight"]
   assert all(r.get("reward_failures/math_accuracy", 0) == 0 for r in rows["killed"])
+
+
+def test_file_system_without_flock_runs_with_a_warning(tmp_path, monkeypatch):
+  import errno  # pylint: disable=g-import-not-at-top
+
+  def no_flock(fd, op):
+    raise OSError(errno.ENOLCK, "No locks available")
+
+  monkeypatch.setattr(workdir_lock.fcntl, "flock", no_flock)
+  notes = []
+  with workdir_lock.hold(tmp_path, log=notes.append):
+    pass
+  assert len(notes) == 1 and "cannot lock" in notes[0] and "No locks available" in notes[0]

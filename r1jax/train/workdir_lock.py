@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import fcntl
 import json
 import os
@@ -29,7 +30,8 @@ from typing import Iterator
 from r1jax.train import exit_status
 
 LOCK_NAME = ".r1jax.lock"
-_HELD: dict[str, list] = {}  # Real path of the lock file -> [fd, depth].
+_HELD: dict[str, list] = {}  # Real path of the lock file -> [fd (None: unlockable), depth].
+_NO_FLOCK = {errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL}
 
 
 class WorkdirLockedError(exit_status.FatalError):
@@ -82,6 +84,14 @@ def acquire(workdir) -> str:
     raise WorkdirLockedError(
         f"{workdir} is in use by another run ({_describe(holder)}); lock file {path}. Wait for "
         "it to finish, stop it, or use another --workdir") from None
+  except OSError as e:
+    if e.errno not in _NO_FLOCK:
+      raise
+    # Some FUSE mounts (e.g. gcsfuse) have no locks: run, but say what is not guarded.
+    os.close(fd)
+    _HELD[path] = [None, 1]
+    return (f"warning: cannot lock {path} ({e.strerror}): this file system has no flock, so a "
+            "second run on this workdir would not be refused")
   previous = os.pread(fd, 4096, 0).decode("utf-8", "replace")
   note = ""
   if previous.strip():
@@ -109,6 +119,8 @@ def release(workdir) -> None:
     return
   del _HELD[path]
   fd = held[0]
+  if fd is None:
+    return
   try:
     os.ftruncate(fd, 0)  # Empty: released cleanly (the next holder reports no takeover).
   except OSError:
