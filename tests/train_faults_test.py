@@ -149,7 +149,8 @@ def test_lock_of_a_dead_process_is_taken_over(tmp_path):
 
 @pytest.mark.slow
 def test_sigterm_of_a_recipe_main_exits_preempted_and_the_rerun_resumes(tmp_path):
-  """sft_main: SIGTERM after a checkpoint exits 75 at once; the rerun resumes (~60 s)."""
+  """sft_main: SIGTERM after a checkpoint exits 75 at once; the rerun resumes, warning that
+  the data changed (~60 s)."""
   cmd = [sys.executable, str(REPO / "experiments" / "sft_main.py"),
          f"--config={_MAINS['sft_main']}", f"--workdir={tmp_path}",
          "--config.model.preset=tiny", "--config.sft.steps=4", "--config.sft.batch_size=8",
@@ -169,9 +170,15 @@ def test_sigterm_of_a_recipe_main_exits_preempted_and_the_rerun_resumes(tmp_path
   assert "preempted (SIGTERM); rerun the same command to resume (exit 75)" in log
   assert "Traceback" not in log
   assert not (tmp_path / "model").exists()
-  again = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=REPO, timeout=300)
+  # Rerun on changed data (a field the fingerprint covers; eval is off so nothing else
+  # changes): it resumes, and says what changed.
+  again = subprocess.run(cmd + ["--config.data.eval_split=test2"], capture_output=True,
+                         text=True, env=env, cwd=REPO, timeout=300)
   assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
   assert "sft: resumed at step 2" in again.stdout and (tmp_path / "model").is_dir()
+  assert ("warning: the data changed since the checkpoint "
+          f"{tmp_path / 'checkpoints' / '2'} was written: config.data.eval_split 'test' -> "
+          "'test2'; resuming anyway") in again.stdout
 
 
 def test_data_fingerprint_names_changed_files(tmp_path):
