@@ -218,12 +218,18 @@ class Checkpointer:
       return None
     skipped, first_error = [], None
     for step in reversed(steps):
+      error = None
       try:
         state, extra = self.restore(step, abstract_state=abstract_state)
         if check is not None:
           check(state, extra)
       except Exception as e:  # pylint: disable=broad-except
         # Corruption shows up as any error type (JSON, tensorstore, pytree structure, KeyError).
+        error = e
+      if not _all_processes_agree(error is None):
+        # Each process reads its own shards: one bad shard must move every process on, or they
+        # would resume from different steps.
+        e = error or RuntimeError("another process could not restore this step")
         reason = f"checkpoint step {step} in {self.step_path(step)} does not restore: " + \
             one_line(e)
         if strict:
@@ -271,6 +277,14 @@ class Checkpointer:
         pass  # The save error above is the one to report.
       raise
     self._manager.close()
+
+
+def _all_processes_agree(ok: bool) -> bool:
+  """True when `ok` holds on every process (a collective with several processes)."""
+  if jax.process_count() == 1:
+    return ok
+  flags = multihost_utils.process_allgather(np.asarray(ok, np.int32))
+  return bool(np.all(flags))
 
 
 def _to_json_float(name: str, value) -> float:
