@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from r1jax.train import checkpoint, data_fingerprint, rl_trainer, setup, workdir_lock
-from tests.train_rl_trainer_test import _params_of, tiny_config
+from train_rl_trainer_test import _params_of, tiny_config
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
