@@ -26,9 +26,10 @@ def main(argv):
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO.
   from r1jax import distributed  # Imported after flag parsing (keeps --help fast).
-  from r1jax.train import rl_trainer
-  with distributed.fail_fast():  # Multi-process: one failure stops every process promptly.
-    rl_trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)
+  from r1jax.train import exit_status, rl_trainer
+  # Exit status 0 finished, 1 failed, 75 preempted (requeue): r1jax/train/exit_status.py.
+  with distributed.fail_fast(), exit_status.guard():  # fail_fast: one failing process stops
+    rl_trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)  # every process promptly.
 
 
 if __name__ == "__main__":

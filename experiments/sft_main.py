@@ -28,7 +28,10 @@ def main(argv):
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO.
   from r1jax.recipe import sft  # Imported after flag parsing (keeps --help fast).
-  sft.run(_CONFIG.value, _WORKDIR.value)
+  from r1jax.train import exit_status, workdir_lock
+  # One run per workdir; exit status 0 finished, 1 failed, 75 preempted (rerun to resume).
+  with exit_status.guard(), workdir_lock.hold(_WORKDIR.value):
+    sft.run(_CONFIG.value, _WORKDIR.value)
 
 
 if __name__ == "__main__":

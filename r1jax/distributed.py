@@ -180,7 +180,9 @@ def fail_fast():
   try:
     yield
   except BaseException as e:  # pylint: disable=broad-except
-    if jax.process_count() == 1 or isinstance(e, SystemExit) and not e.code:
+    # A clean exit, or the preempted status (75, exit_status.py): every process stops at the
+    # same step after the same save, so none is left waiting.
+    if jax.process_count() == 1 or isinstance(e, SystemExit) and e.code in (None, 0, 75):
       raise
     traceback.print_exc()
     print(f"process {jax.process_index()} of {jax.process_count()} failed ({type(e).__name__});"

@@ -121,3 +121,46 @@ def test_long_chunks_of_quick_calls_are_not_killed(monkeypatch):
                                timeout_s=0.2)
     assert p.restarts == 0
   assert out.failures == {"slow_ok": 0} and out.total.sum() == 40
+
+
+def test_idle_worker_killed_between_batches_is_replaced(pool):
+  # An OOM kill almost always finds a worker idle: the next batch must not hit a broken pipe.
+  registry.grade_batch(COMPLETIONS, EXAMPLES, SPECS, pool=pool)  # Both workers are ready.
+  restarts = pool.restarts
+  victim = pool.worker_pids()[1]
+  os.kill(victim, signal.SIGKILL)
+  time.sleep(0.2)  # Let the kill land before grading.
+  out = registry.grade_batch(COMPLETIONS, EXAMPLES, SPECS, pool=pool)
+  assert victim not in pool.worker_pids() and pool.restarts == restarts + 1
+  _assert_same(registry.grade_batch(COMPLETIONS, EXAMPLES, SPECS), out)
+  # Both idle workers killed: the pool heals again.
+  for pid in pool.worker_pids():
+    os.kill(pid, signal.SIGKILL)
+  time.sleep(0.2)
+  _assert_same(registry.grade_batch(COMPLETIONS, EXAMPLES, SPECS),
+               registry.grade_batch(COMPLETIONS, EXAMPLES, SPECS, pool=pool))
+
+
+def _die_on_die(completion, example):
+  """Kills its own worker (as the OOM killer would) on 'DIE'; else scores 1."""
+  del example
+  if completion == "DIE":
+    os.kill(os.getpid(), signal.SIGKILL)
+  return RewardOutput(1.0)
+
+
+def _register_die_on_die():
+  registry.REWARDS["die_on_die"] = _die_on_die
+
+
+def test_busy_worker_death_retries_once_then_counts_a_failure(monkeypatch):
+  monkeypatch.setitem(registry.REWARDS, "die_on_die", _die_on_die)
+  completions = ["ok"] * 6 + ["DIE"] + ["ok"] * 6
+  with pool_lib.RewardPool(2, chunk_size=4, initializer=_register_die_on_die) as p:
+    out = registry.grade_batch(completions, [{}] * 13, [RewardSpec("die_on_die")], pool=p,
+                               timeout_s=5.0)
+    assert p.restarts == 2  # Died on it, retried once elsewhere, died again: then it is blamed.
+    again = registry.grade_batch(["ok"] * 4, [{}] * 4, [RewardSpec("die_on_die")], pool=p)
+  assert out.failures == {"die_on_die": 1}
+  np.testing.assert_array_equal(out.total, np.asarray([1.0] * 6 + [0.0] + [1.0] * 6))
+  assert again.total.sum() == 4 and again.failures == {"die_on_die": 0}

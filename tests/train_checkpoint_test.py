@@ -255,3 +255,102 @@ def test_sigterm_sets_preemption_flag():
   finally:
     signal.signal(signal.SIGTERM, previous)
   assert signal.getsignal(signal.SIGTERM) is previous
+
+
+def _truncate(path):
+  data = path.read_bytes()
+  path.write_bytes(data[:len(data) // 2])
+
+
+# Corruptions of a finished step that break its restore, each with its own error type deep in
+# orbax/tensorstore (JSON, KeyError, tensorstore, pytree): the fallback must catch all of them.
+_CORRUPTIONS = {
+    "extra_truncated": lambda d: _truncate(d / "extra" / "metadata"),
+    "extra_lacks_a_key": lambda d: (d / "extra" / "metadata").write_text("{}"),
+    "state_metadata_garbage": lambda d: (d / "state" / "_METADATA").write_text("garbage"),
+    "array_data_truncated": lambda d: [_truncate(p) for p in (d / "state").rglob("*")
+                                       if p.is_file() and p.parent.name == "d"],
+    "state_manifest_deleted": lambda d: (d / "state" / "manifest.ocdbt").unlink(),
+    "state_item_deleted": lambda d: shutil.rmtree(d / "state"),
+}
+
+
+@pytest.mark.parametrize("corruption", sorted(_CORRUPTIONS))
+def test_corrupt_latest_falls_back_to_the_previous_good_step(tmp_path, corruption):
+  mesh = _mesh((4, 2))
+  states = {s: _make_state(mesh, seed=s) for s in (1, 2)}
+  ckpt = checkpoint.Checkpointer(tmp_path / "ckpt", keep=3, async_save=False)
+  for s, st in states.items():
+    ckpt.save(s, st, {"rl_step": s})
+  ckpt.close()
+  _CORRUPTIONS[corruption](tmp_path / "ckpt" / "2")
+  abstract = _abstract(states[1], lambda x: x.sharding)
+  check = lambda state, extra: int(extra["rl_step"])  # The trainer's use of `extra`.
+
+  ckpt = checkpoint.Checkpointer(tmp_path / "ckpt", keep=3, async_save=False)
+  with pytest.raises(checkpoint.CheckpointError) as err:
+    ckpt.restore_latest_good(abstract_state=abstract, check=check, strict=True)
+  assert "\n" not in str(err.value) and str(tmp_path / "ckpt" / "2") in str(err.value)
+  assert ckpt.all_steps() == [1, 2]  # Strict: refused, nothing moved.
+
+  notes = []
+  step, state, extra = ckpt.restore_latest_good(abstract_state=abstract, check=check,
+                                                log=notes.append)
+  assert step == 1 and extra == {"rl_step": 1}
+  _assert_same_values(states[1], state)
+  assert notes[0].startswith(f"warning: checkpoint step 2 in {tmp_path / 'ckpt' / '2'} does "
+                             "not restore: ") and "\n" not in notes[0]
+  # The bad step is kept aside, and step 2 can be saved again by the resumed run.
+  assert ckpt.all_steps() == [1]
+  assert len(list((tmp_path / "ckpt_skipped").iterdir())) == 1
+  assert ckpt.save(2, states[2], {"rl_step": 2})
+  ckpt.close()
+
+
+def test_no_good_step_refuses_in_one_line(tmp_path):
+  mesh = _mesh((4, 2))
+  state = _make_state(mesh)
+  ckpt = checkpoint.Checkpointer(tmp_path / "ckpt", keep=3, async_save=False)
+  ckpt.save(1, state, {"rl_step": 1})
+  ckpt.close()
+  (tmp_path / "ckpt" / "1" / "extra" / "metadata").write_text("{")
+  ckpt = checkpoint.Checkpointer(tmp_path / "ckpt", keep=3, async_save=False)
+  with pytest.raises(checkpoint.CheckpointError, match=r"no checkpoint step in .* restores"):
+    ckpt.restore_latest_good(abstract_state=_abstract(state, lambda x: x.sharding),
+                             log=lambda _: None)
+  assert ckpt.all_steps() == [1]
+
+
+_SAVE_ON_FULL_DISK = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # Writes past the limit fail with EFBIG instead.
+import jax.numpy as jnp
+from r1jax.train import checkpoint
+ckpt = checkpoint.Checkpointer(sys.argv[1], keep=3, async_save=sys.argv[2] == "async")
+ckpt.save(1, {"w": jnp.zeros((4,))}, {"rl_step": 1})
+ckpt.wait()
+resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+try:
+  ckpt.save(2, {"w": jnp.arange(200_000.0)}, {"rl_step": 2})
+  print("save returned", flush=True)
+  ckpt.close()
+except checkpoint.CheckpointSaveError as e:
+  print("CheckpointSaveError:", e, flush=True)
+"""
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_failed_save_raises_naming_step_path_and_os_error(tmp_path, mode):
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  proc = subprocess.run([sys.executable, "-c", _SAVE_ON_FULL_DISK, str(tmp_path), mode],
+                        capture_output=True, text=True, timeout=300,
+                        env={**os.environ, "JAX_PLATFORMS": "cpu"})
+  lines = proc.stdout.splitlines()
+  errors = [l for l in lines if l.startswith("CheckpointSaveError:")]
+  assert len(errors) == 1, proc.stdout + proc.stderr[-3000:]
+  assert f"saving checkpoint step 2 to {tmp_path / '2'} failed" in errors[0]
+  assert "File too large" in errors[0]
+  # Synchronous: at that save. Asynchronous: at the next wait/close, naming the step.
+  assert ("save returned" in lines) == (mode == "async")
+  assert sorted(p.name for p in tmp_path.iterdir() if p.name.isdigit()) == ["1"]

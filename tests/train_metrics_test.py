@@ -124,3 +124,62 @@ def test_timer_accumulates_phases():
   # Sleeps last at least as long as asked; the upper bound is generous for a busy machine.
   assert 0.02 <= secs["time/sampling"] < 1.0
   assert 0.02 <= secs["time/update"] < 1.0
+
+
+def test_torn_last_row_is_dropped_and_reported(tmp_path):
+  w = metrics.MetricsWriter(tmp_path)
+  w.write(1, {"a": 1.0})
+  w.close()
+  with open(tmp_path / "metrics.jsonl", "a") as f:
+    f.write('{"step": 2, "a": 0.')  # A kill or a full disk in the middle of a row.
+  notes = []
+  w = metrics.MetricsWriter(tmp_path, log=notes.append)
+  w.write(2, {"a": 2.0})
+  w.close()
+  assert len(notes) == 1 and "metrics.jsonl:2: dropped a torn last row (19 bytes" in notes[0]
+  assert metrics.read_jsonl(tmp_path / "metrics.jsonl") == [{"step": 1, "a": 1.0},
+                                                             {"step": 2, "a": 2.0}]
+
+
+def test_discard_after_keeps_rows_up_to_the_resumed_step(tmp_path):
+  w = metrics.MetricsWriter(tmp_path)
+  for step in (-2, 0, 1, 2, 3):
+    w.write(step, {"a": float(step)})
+  w.close()
+  notes = []
+  w = metrics.MetricsWriter(tmp_path, log=notes.append)
+  assert w.discard_after(1) == 2
+  w.write(2, {"a": 20.0})
+  w.close()
+  assert [(r["step"], r["a"]) for r in metrics.read_jsonl(tmp_path / "metrics.jsonl")] == [
+      (-2, -2.0), (0, 0.0), (1, 1.0), (2, 20.0)]
+  assert "dropped 2 row(s)" in notes[0]
+  w = metrics.MetricsWriter(tmp_path, log=notes.append)
+  assert w.discard_after(None) == 4  # A fresh start: every earlier row is redone.
+  w.close()
+  assert metrics.read_jsonl(tmp_path / "metrics.jsonl") == []
+
+
+_FULL_DISK = """
+import resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # Writes past the limit fail with EFBIG instead.
+from r1jax.train import metrics
+w = metrics.MetricsWriter(sys.argv[1])
+w.write(1, {"a": 1.0})
+size = (metrics.pathlib.Path(sys.argv[1]) / "metrics.jsonl").stat().st_size
+resource.setrlimit(resource.RLIMIT_FSIZE, (size + 30, size + 30))  # Room for part of a row.
+w.write(2, {"a_long_metric_name_that_does_not_fit": 2.0})
+"""
+
+
+def test_full_disk_raises_one_line_and_leaves_no_torn_row(tmp_path):
+  import subprocess  # pylint: disable=g-import-not-at-top
+  import sys  # pylint: disable=g-import-not-at-top
+  proc = subprocess.run([sys.executable, "-c", _FULL_DISK, str(tmp_path)], capture_output=True,
+                        text=True, timeout=120)
+  assert proc.returncode != 0
+  # (tensorboardX's writer thread fails too, in its own words.)
+  last = [l for l in proc.stderr.splitlines() if l.startswith("r1jax.train.metrics.")][-1]
+  assert "MetricsWriteError: writing the metrics row of step 2 to " in last, proc.stderr
+  assert str(tmp_path / "metrics.jsonl") in last and "File too large" in last
+  assert metrics.read_jsonl(tmp_path / "metrics.jsonl") == [{"step": 1, "a": 1.0}]

@@ -51,8 +51,11 @@ def test_two_steps_of_every_algorithm(algorithm, tmp_path):
 RESUME_FLAGS = ("--config.rl.kl_coef=0.05", "--config.rl.num_iterations=2")
 
 
-def _run_main(workdir, total_steps, kill_after=None):
-  """grpo_main in a subprocess; with kill_after, SIGTERM once that step has been logged."""
+def _run_main(workdir, total_steps, kill_after=None, expect_rc=None):
+  """grpo_main in a subprocess; with kill_after, SIGTERM once that step has been logged (the
+  run then exits with the preempted status, 75)."""
+  if expect_rc is None:
+    expect_rc = 0 if kill_after is None else 75
   cfg_file = REPO / "tests" / "configs" / "tiny_resume.py"
   cmd = [sys.executable, str(REPO / "experiments" / "grpo_main.py"), f"--config={cfg_file}",
          f"--workdir={workdir}", f"--config.total_steps={total_steps}", *RESUME_FLAGS]
@@ -66,7 +69,7 @@ def _run_main(workdir, total_steps, kill_after=None):
       proc.send_signal(signal.SIGTERM)
       kill_after = None
   proc.wait(timeout=600)
-  assert proc.returncode == 0, "".join(out[-40:])
+  assert proc.returncode == expect_rc, "".join(out[-40:])
   return "".join(out)
 
 

@@ -24,6 +24,7 @@ from r1jax.eval.evaluate import Evaluator
 from r1jax.models import orbax_io
 from r1jax.recipe import runtime, shards
 from r1jax.train import checkpoint as ckpt_lib
+from r1jax.train import data_fingerprint
 from r1jax.train import setup as setup_lib
 from r1jax.train import sft_trainer
 from r1jax.train.state import TrainState, make_optimizer, state_shardings
@@ -65,10 +66,13 @@ def _initial_state(params, optimizer, mesh, model_config, rules):
 
 def finetune(params, model_config, source, tokenizer, cfg: SFTConfig, *, mesh=None,
              rules=sharding.DEFAULT_RULES, workdir=None,
-             log: Callable[[str], Any] = print):
+             log: Callable[[str], Any] = print, fingerprint: dict | None = None,
+             on_data_change: str = "warn"):
   """SFT from `params` for cfg.steps steps; returns the new params (`params` is untouched).
 
-  With `workdir` and cfg.checkpoint_every > 0, resumes from workdir/checkpoints.
+  With `workdir` and cfg.checkpoint_every > 0, resumes from workdir/checkpoints; checkpoints
+  record `fingerprint` (data_fingerprint.compute) and a resume on other data follows
+  `on_data_change`.
   """
   if cfg.steps < 1:
     raise ValueError(f"sft.steps must be >= 1, got {cfg.steps}")
@@ -81,11 +85,19 @@ def finetune(params, model_config, source, tokenizer, cfg: SFTConfig, *, mesh=No
   if workdir is not None and cfg.checkpoint_every > 0:
     ckpt = ckpt_lib.Checkpointer(pathlib.Path(workdir) / "checkpoints", keep=1,
                                  async_save=False)
-    if ckpt.latest_step() is not None:
-      abstract = jax.tree.map(
-          lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), state)
-      state, extra = ckpt.restore(abstract_state=abstract)
-      pipe.restore(extra["data"])
+    if fingerprint is not None:
+      ckpt.extra_defaults["data_fingerprint"] = fingerprint
+    abstract = jax.tree.map(
+        lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding), state)
+    # The newest step that restores; unrestorable ones are reported and set aside.
+    found = ckpt.restore_latest_good(
+        abstract_state=abstract, log=log,
+        check=lambda _, extra: (int(extra["sft_step"]), pipe.restore(extra["data"])))
+    if found is not None:
+      found_step, state, extra = found
+      if fingerprint is not None:
+        data_fingerprint.check(extra.get("data_fingerprint"), fingerprint, on_data_change,
+                               ckpt.step_path(found_step), log)
       start = int(extra["sft_step"])
       log(f"sft: resumed at step {start} from {ckpt.directory}")
 
@@ -167,7 +179,9 @@ def run(config, workdir, log: Callable[[str], Any] = print) -> dict:
     _, params = orbax_io.load_orbax(model_dir, rt.mesh, list(config.mesh.rules) or None)
   else:
     params = finetune(rt.params, rt.model_config, train, rt.tokenizer, cfg, mesh=rt.mesh,
-                      rules=rt.rules, workdir=workdir, log=log)
+                      rules=rt.rules, workdir=workdir, log=log,
+                      fingerprint=data_fingerprint.compute(config),
+                      on_data_change=config.checkpoint.get("on_data_change", "warn"))
     save_model(model_dir, rt.model_config, params)
     log(f"model saved to {model_dir}")
   result = {"model": str(model_dir), "start": rt.checkpoint}

@@ -8,7 +8,10 @@ start time to shared memory. It also sets its own SIGALRM limit of `timeout_s` p
 `timeout_s + kill_grace_s` (stuck in C code, signals blocked) gets its worker killed: that call
 scores 0 as a failure, the chunk's other calls go back to the queue, and a fresh worker takes
 the place, so one pathological completion never stalls the batch. A worker that dies is
-handled the same way.
+replaced too, busy or idle (an out-of-memory kill mostly hits idle workers): its unfinished
+calls go back to the queue, the call it died on included once; a call whose worker dies on
+it twice scores 0 as a counted failure (`GradedBatch.failures`), never a crash or an uncounted
+0.
 
   with RewardPool(num_workers=2) as pool:
     rewards = registry.grade_batch(completions, examples, specs, pool=pool)
@@ -28,6 +31,7 @@ from r1jax.rewards import registry
 
 _PRELOAD = ["r1jax.rewards.registry"]  # Imported once in the fork server, not per worker.
 _IDLE = -1.0
+_MAX_START_FAILURES = 3
 
 
 def _worker_main(conn, status, initializer) -> None:
@@ -102,6 +106,7 @@ class RewardPool:
     self.startup_timeout_s = startup_timeout_s
     self.restarts = 0  # Workers killed and replaced so far (a metric for the trainer).
     self._initializer = initializer
+    self._start_failures = 0  # Workers in a row that died or hung before saying "ready".
     self._workers = [_Worker(self._ctx, initializer) for _ in range(num_workers)]
 
   def __enter__(self) -> "RewardPool":
@@ -142,15 +147,24 @@ class RewardPool:
     chunk = max(1, min(self.chunk_size, len(calls) // (4 * len(self._workers))))
     limit = timeout_s + self.kill_grace_s
     done = 0
+    died_on: set[int] = set()  # Calls a worker died on once.
     while done < len(calls):
-      for w in self._workers:
+      for i, w in enumerate(self._workers):
         if w.ready and not w.inflight and queue:
+          if not w.process.is_alive():  # Died while idle (an OOM kill lands here mostly).
+            self._replace(i)
+            continue
           keys = [queue.popleft() for _ in range(min(chunk, len(queue)))]
           used = sorted({calls[k][0] for k in keys})  # Each completion and example once.
           local = {ci: n for n, ci in enumerate(used)}
-          w.conn.send(([completions[ci] for ci in used], [examples[ci] for ci in used],
-                       [(k, local[calls[k][0]], calls[k][2], calls[k][3]) for k in keys],
-                       timeout_s))
+          try:
+            w.conn.send(([completions[ci] for ci in used], [examples[ci] for ci in used],
+                         [(k, local[calls[k][0]], calls[k][2], calls[k][3]) for k in keys],
+                         timeout_s))
+          except OSError:  # BrokenPipeError: it died since the check; nothing ran yet.
+            queue.extendleft(reversed(keys))
+            self._replace(i)
+            continue
           w.inflight, w.sent = keys, time.monotonic()
       now = time.monotonic()
       deadlines = [w.current()[1] + limit for w in self._workers if w.inflight]
@@ -166,18 +180,32 @@ class RewardPool:
           else:
             if msg == "ready":
               w.ready = True
+              self._start_failures = 0
             else:
               for key, score, steps, failed in msg:
                 results[key] = (registry.RewardOutput(score, steps), failed)
               done += len(msg)
               w.inflight = []
         if not w.ready and (dead or time.monotonic() - w.started > self.startup_timeout_s):
-          raise RuntimeError(f"reward worker failed to start (exit code {w.process.exitcode})")
+          # A replacement can be killed too (memory pressure): retry a few times, but a worker
+          # that cannot start at all (a broken initializer) must stop the run, not loop.
+          self._start_failures += 1
+          if self._start_failures > _MAX_START_FAILURES:
+            raise RuntimeError(f"reward worker failed to start {self._start_failures} times in "
+                               f"a row (last exit code {w.process.exitcode})")
+          self._replace(i)
+          continue
         key, since = w.current()
         if dead or (w.inflight and time.monotonic() - since > limit):
-          if key >= 0:  # The call it was on scores 0; the rest of the chunk is re-queued.
+          if key >= 0 and (not dead or key in died_on):
+            # Past its limit, or its worker died on it twice: it scores 0 as a failure.
             results[key] = (registry.RewardOutput(0.0, None), True)
             done += 1
-          queue.extendleft(reversed([k for k in w.inflight if k != key]))
+            requeue = [k for k in w.inflight if k != key]
+          else:
+            # A death (an OOM kill) need not be the call's fault: every call gets one retry.
+            died_on.add(key)
+            requeue = list(w.inflight)
+          queue.extendleft(reversed(requeue))
           self._replace(i)
     return results

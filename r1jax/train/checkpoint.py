@@ -6,8 +6,9 @@ config snapshot). Usage from a trainer, on every process:
 
   ckpt = Checkpointer(workdir / "checkpoints", keep=3, best_metric="eval/accuracy")
   install_sigterm_handler()
-  if ckpt.latest_step() is not None:
-    state, extra = ckpt.restore(abstract_state=abstract_state_with_shardings)
+  found = ckpt.restore_latest_good(abstract_state=abstract_state_with_shardings)
+  if found is not None:
+    step, state, extra = found
   for step in ...:
     ...
     stop = preemption_requested()  # a collective with several processes: once per step
@@ -19,24 +20,55 @@ config snapshot). Usage from a trainer, on every process:
 
 Orbax writes each step into a temporary directory and renames it (or writes a commit marker on
 object stores) only once every process has finished, so a partially written step is never listed
-and never restored.
+and never restored. A finished step can still rot (a bad disk, a hand edit, a copy cut short):
+`restore_latest_good` then falls back to the newest step that restores cleanly, says which step
+it skipped and why, and moves the bad one to `<checkpoints>_skipped/` (kept, never deleted, and
+out of the way of the step numbers the resumed run saves again).
+
+Faults surface as one line naming the path and the cause (`CheckpointError`,
+`CheckpointSaveError`; the mains print them without a traceback). A failed write raises at its
+save when saving synchronously; an asynchronous save's error raises at the next save, wait()
+or close(), naming the step that failed.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+import shutil
 import signal
 import threading
-from typing import Any, Mapping
+import time
+from typing import Any, Callable, Mapping
 
 import jax
 import numpy as np
 import orbax.checkpoint as ocp
 from jax.experimental import multihost_utils
 
+from r1jax.train import exit_status
+
 _STATE = "state"
 _EXTRA = "extra"
+SKIPPED_SUFFIX = "_skipped"
+
+
+class CheckpointError(exit_status.FatalError):
+  """No checkpoint step restores (or the newest does not and strict restore is on)."""
+
+
+class CheckpointSaveError(exit_status.FatalError):
+  """Writing a checkpoint step failed (disk full, permissions, a vanished mount...)."""
+
+
+def one_line(e: BaseException, head: int = 160, tail: int = 240) -> str:
+  """`Type: message` on one line: errors from deep in orbax/tensorstore run to many lines and
+  hundreds of characters. A long message keeps its start and its end, where tensorstore puts
+  the OS error ('File too large', 'No space left on device')."""
+  text = " ".join(str(e).split())
+  if len(text) > head + tail + 5:
+    text = f"{text[:head]} ... {text[-tail:]}"
+  return f"{type(e).__name__}: {text}" if text else type(e).__name__
 
 
 class Checkpointer:
@@ -72,6 +104,10 @@ class Checkpointer:
     if "://" not in directory:  # orbax's tensorstore paths must be absolute; gs:// etc. are
       directory = os.path.abspath(directory)
     self._manager = ocp.CheckpointManager(directory, options=options)
+    self._pending: int | None = None  # The step of an asynchronous save not yet confirmed.
+    # Merged into every step's `extra` (e.g. the data fingerprint), so each step says what
+    # produced it without every save call repeating it.
+    self.extra_defaults: dict[str, Any] = {}
 
   def _metric_value(self, metrics: Mapping[str, Any]) -> float:
     # A NaN metric must never rank as best: map it to the worst end of the order.
@@ -107,7 +143,7 @@ class Checkpointer:
     not stored. `force` saves even when orbax's save policy would skip the step.
     """
     _check_state(state)
-    extra = dict(extra)
+    extra = {**self.extra_defaults, **extra}
     try:
       json.dumps(extra, allow_nan=False)
     except (TypeError, ValueError) as e:
@@ -123,7 +159,30 @@ class Checkpointer:
       kept_metrics = {k: _to_json_float(k, v) for k, v in metrics.items()}
     args = ocp.args.Composite(**{_STATE: ocp.args.StandardSave(state),
                                  _EXTRA: ocp.args.JsonSave(extra)})
-    return self._manager.save(step, args=args, metrics=kept_metrics, force=force)
+    self._raise_pending_error()  # A previous asynchronous save's failure, named as such.
+    try:
+      started = self._manager.save(step, args=args, metrics=kept_metrics, force=force)
+    except Exception as e:  # pylint: disable=broad-except
+      # Disk full, permissions...: raised here, at this save, as one line.
+      raise CheckpointSaveError(f"saving checkpoint step {step} to {self.step_path(step)} "
+                                f"failed: {one_line(e)}") from e
+    if started:
+      self._pending = step
+    return started
+
+  def step_path(self, step: int) -> str:
+    return os.path.join(str(self.directory), str(step))
+
+  def _raise_pending_error(self) -> None:
+    """Waits for the pending asynchronous save; its failure raises naming its step."""
+    try:
+      self._manager.wait_until_finished()
+    except Exception as e:  # pylint: disable=broad-except
+      step, self._pending = self._pending, None
+      where = (f"checkpoint step {step} to {self.step_path(step)}" if step is not None
+               else f"a checkpoint to {self.directory}")
+      raise CheckpointSaveError(f"saving {where} failed: {one_line(e)}") from e
+    self._pending = None
 
   def restore(self, step: int | None = None, *, abstract_state: Any) -> tuple[Any, dict]:
     """Returns (state, extra) of `step` (default: latest), each array in its target sharding.
@@ -143,13 +202,89 @@ class Checkpointer:
         **{_STATE: ocp.args.StandardRestore(abstract_state), _EXTRA: ocp.args.JsonRestore()}))
     return restored[_STATE], dict(restored[_EXTRA])
 
+  def restore_latest_good(self, *, abstract_state: Any,
+                          check: Callable[[Any, dict], Any] | None = None,
+                          strict: bool = False,
+                          log: Callable[[str], Any] = print) -> tuple[int, Any, dict] | None:
+    """(step, state, extra) of the newest step that restores cleanly; None with no steps.
+
+    A step whose restore (or `check(state, extra)`, the caller's use of `extra`) raises is
+    skipped with a warning naming its path and the error; once an older step restores, the
+    skipped ones are moved to `<directory>_skipped/`. With `strict`, the first failure raises
+    CheckpointError instead. Raises CheckpointError when no step restores (nothing is moved).
+    """
+    steps = self.all_steps()
+    if not steps:
+      return None
+    skipped, first_error = [], None
+    for step in reversed(steps):
+      error = None
+      try:
+        state, extra = self.restore(step, abstract_state=abstract_state)
+        if check is not None:
+          check(state, extra)
+      except Exception as e:  # pylint: disable=broad-except
+        # Corruption shows up as any error type (JSON, tensorstore, pytree structure, KeyError).
+        error = e
+      if not _all_processes_agree(error is None):
+        # Each process reads its own shards: one bad shard must move every process on, or they
+        # would resume from different steps.
+        e = error or RuntimeError("another process could not restore this step")
+        reason = f"checkpoint step {step} in {self.step_path(step)} does not restore: " + \
+            one_line(e)
+        if strict:
+          raise CheckpointError(reason + " (checkpoint.strict_restore is on; turn it off to "
+                                "fall back to an older step)") from e
+        log(f"warning: {reason}; trying an older step")
+        skipped.append(step)
+        first_error = first_error or reason
+        continue
+      for bad in skipped:
+        self._set_aside(bad, log)
+      if skipped:
+        log(f"warning: resuming from checkpoint step {step}, the newest that restores; "
+            f"skipped step(s) {sorted(skipped)}")
+      return step, state, extra
+    raise CheckpointError(f"no checkpoint step in {self.directory} restores (steps {steps}); "
+                          f"newest: {first_error}")
+
+  def _set_aside(self, step: int, log: Callable[[str], Any]) -> None:
+    """Moves an unrestorable step out of the step list, keeping its files for inspection."""
+    src = self.step_path(step)
+    dst = os.path.join(str(self.directory) + SKIPPED_SUFFIX, f"{step}.{int(time.time())}")
+    if jax.process_index() == 0:
+      os.makedirs(os.path.dirname(dst), exist_ok=True)
+      shutil.move(src, dst)
+      log(f"moved unrestorable checkpoint step {step} to {dst}")
+    if jax.process_count() > 1:
+      multihost_utils.sync_global_devices(f"r1jax_checkpoint_set_aside_{step}")
+    self._manager.reload()
+
   def wait(self) -> None:
-    """Blocks until pending asynchronous saves are finalised on disk."""
-    self._manager.wait_until_finished()
+    """Blocks until pending asynchronous saves are finalised on disk; raises CheckpointSaveError
+    if one failed."""
+    self._raise_pending_error()
 
   def close(self) -> None:
-    """Waits for pending saves, then releases orbax's threads."""
+    """Waits for pending saves (raising CheckpointSaveError if one failed), then releases
+    orbax's threads."""
+    try:
+      self._raise_pending_error()
+    except CheckpointSaveError:
+      try:
+        self._manager.close()
+      except Exception:  # pylint: disable=broad-except
+        pass  # The save error above is the one to report.
+      raise
     self._manager.close()
+
+
+def _all_processes_agree(ok: bool) -> bool:
+  """True when `ok` holds on every process (a collective with several processes)."""
+  if jax.process_count() == 1:
+    return ok
+  flags = multihost_utils.process_allgather(np.asarray(ok, np.int32))
+  return bool(np.all(flags))
 
 
 def _to_json_float(name: str, value) -> float:

@@ -159,6 +159,12 @@ def base_config():
   c.checkpoint.keep = 3
   c.checkpoint.best_metric = "eval/pass@1"  # Also keep the best by this; '' is off.
   c.checkpoint.async_save = True
+  # Resume from the newest step that restores, skipping (and moving to checkpoints_skipped/)
+  # steps that do not; True refuses with the first error instead (r1jax/train/resume.py).
+  c.checkpoint.strict_restore = False
+  # Data files or data config differ from the checkpoint's fingerprint: 'warn' resumes,
+  # 'refuse' stops (r1jax/train/data_fingerprint.py).
+  c.checkpoint.on_data_change = "warn"
 
   c.eval = ml_collections.ConfigDict()
   c.eval.every = 50  # RL steps between evaluations (also before the first and after the last).

@@ -12,18 +12,27 @@
 `metrics.jsonl` holds one JSON object per step, {"step": int, name: float, ...}; NaN and
 infinities are written as the strings "nan", "inf", "-inf" so every line stays strict JSON, and
 `read_jsonl` turns them back into floats. No TensorFlow: event files come from tensorboardX.
+
+Each row is appended with one write(2) to an O_APPEND descriptor, so a row is either all there
+or (killed mid-write, disk full) a torn tail without its newline. Opening the file drops such a
+tail and says so; a failed write raises MetricsWriteError (path and OS error, one line) after
+cutting the file back to its last whole row. A resumed run calls `discard_after(step)` so the
+rows after its checkpoint, which it computes again, appear once.
 """
 from __future__ import annotations
 
 import contextlib
 import json
 import math
+import os
 import pathlib
 import sys
 import time
 from typing import Any, Iterator, Mapping, Sequence, TextIO
 
 import numpy as np
+
+from r1jax.train import exit_status
 
 JSONL_NAME = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
@@ -51,21 +60,115 @@ def _decode(x):
   return _NONFINITE[x] if isinstance(x, str) and x in _NONFINITE else x
 
 
+class MetricsWriteError(exit_status.FatalError):
+  """A metrics row could not be written (disk full, ...)."""
+
+
+def _stderr(line: str) -> None:
+  print(line, file=sys.stderr, flush=True)
+
+
+def repair_torn_tail(path, log=_stderr) -> int:
+  """Cuts `path` back to its last newline; returns the bytes dropped (0 if it was whole).
+
+  A row is written in one write(2) ending in its newline, so bytes after the last newline are
+  a row cut short by a kill or a full disk; kept, they would make every later read fail.
+  """
+  path = pathlib.Path(path)
+  if not path.is_file():
+    return 0
+  with open(path, "rb+") as f:
+    size = f.seek(0, os.SEEK_END)
+    if size == 0:
+      return 0
+    f.seek(size - 1)
+    if f.read(1) == b"\n":
+      return 0
+    keep, pos = 0, size
+    while pos > 0:  # Scan back in blocks for the last newline.
+      start = max(0, pos - 65536)
+      f.seek(start)
+      block = f.read(pos - start)
+      i = block.rfind(b"\n")
+      if i >= 0:
+        keep = start + i + 1
+        break
+      pos = start
+    f.truncate(keep)
+  lineno = path.read_bytes().count(b"\n") + 1
+  log(f"warning: {path}:{lineno}: dropped a torn last row ({size - keep} bytes without a "
+      "newline, from a run killed mid-write or a full disk)")
+  return size - keep
+
+
 class MetricsWriter:
   """Writes scalars per step to TensorBoard and `workdir/metrics.jsonl`, on process 0 only."""
 
-  def __init__(self, workdir, process_index: int = 0):
+  def __init__(self, workdir, process_index: int = 0, log=_stderr):
     self.active = process_index == 0
     self.jsonl_path = pathlib.Path(workdir) / JSONL_NAME
-    self._tb = self._jsonl = None
+    self._tb = self._fd = None
+    self._log = log
     if not self.active:
       return
     # Imported here: only the writing process pays for tensorboardX (and its optional torch).
     from tensorboardX import SummaryWriter  # pylint: disable=g-import-not-at-top
     self.jsonl_path.parent.mkdir(parents=True, exist_ok=True)
     self._tb = SummaryWriter(logdir=str(pathlib.Path(workdir) / TENSORBOARD_DIR))
-    # Appending: a resumed run continues the same file (steps after the restore point repeat).
-    self._jsonl = open(self.jsonl_path, "a", encoding="utf-8")
+    repair_torn_tail(self.jsonl_path, log)
+    # Appending: a resumed run continues the same file (see discard_after).
+    self._fd = os.open(self.jsonl_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+  def discard_after(self, step: int | None) -> int:
+    """Drops the rows with a step after `step` (all rows with None); returns how many.
+
+    A resumed run calls this with its checkpoint's step: the rows it logged after that step
+    are computed again, and would otherwise appear twice. A fresh start (no checkpoint)
+    passes None. The file is replaced atomically.
+    """
+    if not self.active or not self.jsonl_path.is_file():
+      return 0
+    keep, dropped = [], 0
+    with open(self.jsonl_path, encoding="utf-8") as f:
+      for lineno, line in enumerate(f, start=1):
+        if not line.strip():
+          continue
+        try:
+          row_step = json.loads(line)["step"]
+        except (ValueError, KeyError, TypeError) as e:
+          raise MetricsWriteError(f"{self.jsonl_path}:{lineno}: not a metrics row ({e}); "
+                                  "move the file away to start it afresh") from e
+        if step is not None and row_step <= step:
+          keep.append(line)
+        else:
+          dropped += 1
+    if dropped:
+      tmp = self.jsonl_path.with_name(self.jsonl_path.name + ".tmp")
+      tmp.write_text("".join(keep), encoding="utf-8")
+      os.replace(tmp, self.jsonl_path)
+      os.close(self._fd)  # The old descriptor points at the replaced file.
+      self._fd = os.open(self.jsonl_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+      where = "a fresh start" if step is None else f"the resume at step {step}"
+      self._log(f"{self.jsonl_path}: dropped {dropped} row(s) logged after the last checkpoint "
+                f"(recomputed by {where})")
+    return dropped
+
+  def _append(self, step: int, line: bytes) -> None:
+    size = os.fstat(self._fd).st_size
+    try:
+      rest = memoryview(line)
+      while rest:  # A short write is a full disk that says so at the next write.
+        n = os.write(self._fd, rest)
+        if n == 0:
+          raise OSError(f"no bytes written, {len(rest)} of {len(line)} left")
+        rest = rest[n:]
+    except OSError as e:
+      try:
+        os.ftruncate(self._fd, size)  # Leave no torn row behind.
+      except OSError:
+        pass
+      raise MetricsWriteError(f"writing the metrics row of step {step} to {self.jsonl_path} "
+                              f"failed: {e}") from e
 
   def write(self, step: int, scalars: Mapping[str, Any]) -> None:
     """Logs `scalars` (name -> scalar) at `step`; the JSONL line is flushed immediately."""
@@ -77,19 +180,17 @@ class MetricsWriter:
     for name, v in values.items():
       self._tb.add_scalar(name, v, global_step=int(step))
     record = {"step": int(step), **{k: _encode(v) for k, v in values.items()}}
-    # Flushed per line so a preempted run keeps every step it logged.
-    self._jsonl.write(json.dumps(record, allow_nan=False) + "\n")
-    self._jsonl.flush()
+    # One unbuffered write per row: a preempted run keeps every step it logged.
+    self._append(int(step), (json.dumps(record, allow_nan=False) + "\n").encode("utf-8"))
 
   def flush(self) -> None:
     if self.active:
       self._tb.flush()
-      self._jsonl.flush()
 
   def close(self) -> None:
     if self.active:
       self._tb.close()
-      self._jsonl.close()
+      os.close(self._fd)
       self.active = False
 
 

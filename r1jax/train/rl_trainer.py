@@ -23,10 +23,12 @@ from r1jax.rl.algorithms import get_algorithm
 from r1jax.sampling.sampler import Sampler
 from r1jax.train import checkpoint as ckpt_lib
 from r1jax.train import metrics as metrics_lib
+from r1jax.train import resume as resume_lib
 from r1jax.train import rl_phases
 from r1jax.train import rl_step
 from r1jax.train import setup as setup_lib
 from r1jax.train import sft_trainer
+from r1jax.train import workdir_lock
 from r1jax.train.state import create_state, make_optimizer
 
 
@@ -38,8 +40,19 @@ def train_and_evaluate(config, workdir: str) -> dict:
   """Runs (optional SFT warm start then) RL per `config`; returns the final eval metrics.
 
   Every process of a multi-process run calls this with the same config and workdir (a local
-  path on a file system all of them share); process 0 alone writes logs, summaries and plots.
+  path on a file system all of them share); process 0 alone writes logs, summaries and plots,
+  and holds the workdir lock (r1jax/train/workdir_lock.py) for the whole run. Raises
+  exit_status.Preempted when SIGTERM stopped it before the last step (after saving).
   """
+  setup_lib.validate_config(config)  # Bad configs fail here, before any compute.
+  resume_lib.validate_config(config)
+  distributed.initialize(config.get("distributed"))  # Before anything touches a device.
+  with workdir_lock.hold(workdir, distributed.is_primary(), log=_say):
+    return _train_and_evaluate(config, workdir)
+
+
+def _train_and_evaluate(config, workdir: str) -> dict:
+  """train_and_evaluate inside the workdir lock."""
   workdir = pathlib.Path(workdir)
   setup_lib.validate_config(config)  # Bad configs fail here, before any compute.
   distributed.initialize(config.get("distributed"))  # Before anything touches a device.
@@ -81,17 +94,22 @@ def train_and_evaluate(config, workdir: str) -> dict:
                                async_save=config.checkpoint.async_save,
                                best_metric=config.checkpoint.best_metric or None)
   ckpt_lib.install_sigterm_handler()
+  resume_lib.prepare(config, ckpt)  # Every step records the data fingerprint.
 
-  # Resume, or warm-start (SFT) and take the reference snapshot.
+  # Resume (from the newest step that restores), or warm-start (SFT) and take the reference
+  # snapshot.
   start_step, eval_history = 0, []
   saved = {"state": state, "ref_params": state.params}
-  if ckpt.latest_step() is not None:
-    abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding),
-                            saved)
-    saved, extra = ckpt.restore(abstract_state=abstract)
+  abstract = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=x.sharding),
+                          saved)
+  restored = resume_lib.restore(
+      config, ckpt, writer, abstract, log=_say,
+      check=lambda _, extra: (int(extra["rl_step"]),
+                              data.rl.restore(_process_data_state(extra["data"]))))
+  if restored is not None:
+    saved, extra = restored
     state, ref_params = saved["state"], saved["ref_params"]
     start_step = int(extra["rl_step"])
-    data.rl.restore(_process_data_state(extra["data"]))
     eval_history = extra.get("eval_history", [])
     _say(f"Resumed from {ckpt.directory} at RL step {start_step}", flush=True)
   else:
@@ -212,11 +230,12 @@ def train_and_evaluate(config, workdir: str) -> dict:
         _say(f"SIGTERM: saved RL step {step + 1}; exiting.", flush=True)
         break
   ckpt.wait()
+  saved_step = ckpt.latest_step()
   ckpt.close()
   writer.close()
-  if not primary:
-    return _summary(eval_history)
-  return _summarize(workdir, eval_history)
+  result = _summarize(workdir, eval_history) if primary else _summary(eval_history)
+  resume_lib.finish(config, saved_step, ckpt.directory)  # Preempted: raises (exit status 75).
+  return result
 
 
 def _warm_start(config, state, model_config, data, mesh, state_shard, writer):
