@@ -27,6 +27,7 @@ from r1jax.rl.algorithms import get_algorithm
 from r1jax.sampling.sampler import STOP_LENGTH, Sampler
 from r1jax.train import checkpoint as ckpt_lib
 from r1jax.train import metrics as metrics_lib
+from r1jax.train import publish
 from r1jax.train import rl_step
 from r1jax.train import setup as setup_lib
 from r1jax.train import sft_trainer
@@ -82,6 +83,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
   setup_lib.validate_batching(config, mesh)
   if primary:
     (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+  publish.write_run_model_config(workdir, model_config)  # Checkpoint steps load as models.
 
   G, B = config.sampler.group_size, config.prompts_per_step
   N, T = B * G, config.sampler.max_new_tokens
@@ -170,6 +172,9 @@ def train_and_evaluate(config, workdir: str) -> dict:
     extra = {"rl_step": step, "data": data_states, "eval_history": eval_history}
     ckpt.save(step, {"state": state, "ref_params": ref_params}, extra,
               metrics=metrics if ckpt.best_metric else None, force=True)
+    # <workdir>/model at the end, <workdir>/model_best on a new best: what the chain loads.
+    publish.on_checkpoint(workdir, config, model_config, state.params, step, metrics,
+                          eval_history)
 
   if start_step == 0:
     first = run_eval(0)

@@ -149,9 +149,12 @@ def build_model(config, tokenizer, mesh, rules):
     model_config = dataclasses.replace(model_config, **overrides)
     return model_config, lambda rng: params
   if config.model.init_checkpoint:
-    from r1jax.models import orbax_io  # pylint: disable=g-import-not-at-top
-    model_config, params = orbax_io.load_orbax(config.model.init_checkpoint, mesh=mesh,
-                                               rules=rules)
+    # A model folder, a run workdir (its model/) or a checkpoint step: models/locate.py.
+    from r1jax.models import locate  # pylint: disable=g-import-not-at-top
+    try:
+      model_config, params = locate.load(config.model.init_checkpoint, mesh=mesh, rules=rules)
+    except ValueError as e:
+      _fail("model.init_checkpoint", str(e))
     model_config = dataclasses.replace(model_config, **overrides)
     return model_config, lambda rng: params
   if "vocab_size" not in overrides:
