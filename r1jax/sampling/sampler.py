@@ -15,7 +15,8 @@ How a batch flows:
     budget-forcing rule and the stop checks; the loop exits when every row has stopped.
 
 Stop strings are matched here as token sequences (`stop_sequences`, tokenised by the caller);
-text that tokenises differently inside a completion is cut on the host by the caller.
+text that tokenises differently inside a completion is cut on the host by the caller
+(`stop_text.cut_output`, with the strings in `SamplerConfig.stop_strings`).
 Log-probabilities: `raw_logprobs` is log softmax of the raw model logits (temperature 1, no
 processors) at every emitted token, forced ones included, which is what a full forward pass
 recomputes; `logprobs` is under the processed sampling distribution, and 0 for greedy rows and
@@ -89,6 +90,9 @@ class SamplerConfig:
   tip_alpha: float = 0.0
   tip_beta: int = 0
   vocab_limit: int = 0  # Ids >= this are never sampled (padded model vocab); 0 is off.
+  # Stop strings as text: not used on device; callers cut completions at them on the host
+  # with `stop_text.cut_output` (they may tokenise differently in context).
+  stop_strings: tuple[str, ...] = ()
 
   def __post_init__(self):
     def fail(field, msg):
@@ -109,6 +113,10 @@ class SamplerConfig:
     if any(not s for s in seqs):
       fail("stop_sequences", "must not contain an empty sequence")
     object.__setattr__(self, "stop_sequences", seqs)
+    if isinstance(self.stop_strings, str) or not all(
+        isinstance(x, str) and x for x in self.stop_strings):
+      fail("stop_strings", "must be a sequence of non-empty strings")
+    object.__setattr__(self, "stop_strings", tuple(self.stop_strings))
     for f in ("temperature", "top_p", "min_p", "tip_alpha"):
       object.__setattr__(self, f, float(getattr(self, f)))
     for f in ("max_new_tokens", "n"):

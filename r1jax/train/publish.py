@@ -91,7 +91,8 @@ def is_new_best(step: int, metrics: Mapping | None, history: Sequence[Mapping],
   if math.isnan(value):
     return False
   earlier = [float(h[best_metric]) for h in history
-             if h.get("step") != step and best_metric in h and not math.isnan(float(h[best_metric]))]
+             if h.get("step") != step and best_metric in h]
+  earlier = [v for v in earlier if not math.isnan(v)]
   if not earlier:
     return True
   return value >= max(earlier) if mode == "max" else value <= min(earlier)

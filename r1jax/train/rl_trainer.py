@@ -24,6 +24,7 @@ from r1jax.rewards import registry as rewards_registry
 from r1jax.rl import advantages as adv_lib
 from r1jax.rl import losses
 from r1jax.rl.algorithms import get_algorithm
+from r1jax.sampling import stop_text
 from r1jax.sampling.sampler import STOP_LENGTH, Sampler
 from r1jax.train import checkpoint as ckpt_lib
 from r1jax.train import metrics as metrics_lib
@@ -198,6 +199,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
                                       (batch.prompt_tokens_BxP, batch.prompt_mask_BxP, keys))
       with timer("sampling"), ctx():
         out = sampler(state.params, prompts, prompt_mask, keys)
+        out = stop_text.cut_output(out, tok, sampler.cfg.stop_strings)  # Text-level stops.
         # This process's rollouts: the rows of its own prompts (prompt-major order).
         host = {"tokens": distributed.local_rows(out.tokens_NxT),
                 "lengths": distributed.local_rows(out.lengths_N),
@@ -216,7 +218,7 @@ def train_and_evaluate(config, workdir: str) -> dict:
         if use_ref:
           ref_logp, _ = score_fn(ref_params, None, tokens, seg, pos)
       with timer("rewards"):
-        texts = completions_text(tok, host["tokens"], host["lengths"])
+        texts = completions_text(tok, host["tokens"], host["lengths"], sampler.cfg.stop_strings)
         graded = rewards_registry.grade_batch(texts, examples, specs, pool=reward_pool,
                                               timeout_s=config.reward_timeout_s,
                                               num_tokens=host["lengths"])

@@ -202,14 +202,15 @@ def build_data(config, tokenizer, process_index: int | None = None,
 class StopTokens(NamedTuple):
   ids: tuple[int, ...]  # Stop strings that are one token (exact).
   sequences: tuple[tuple[int, ...], ...]  # Multi-token stop strings, as the tokenizer spells them.
+  strings: tuple[str, ...] = ()  # Every stop string as text: cut on the host (stop_text.py).
 
 
 def stop_tokens(config, tokenizer) -> StopTokens:
   """config.sampler.stop_strings as token ids, or as id sequences where one token won't do.
 
-  A multi-token stop string is matched as its standalone tokenisation; in context a BPE
-  tokenizer may spell it differently, in which case the row runs on to eos or the budget and
-  grading still reads the first answer.
+  A multi-token stop string is matched on device as its standalone tokenisation; in context a
+  BPE tokenizer may spell it differently, so every caller also cuts completions at the strings
+  on decoded text (`sampling.stop_text.cut_output`).
   """
   ids, seqs = [], []
   for s in config.sampler.stop_strings:
@@ -221,7 +222,7 @@ def stop_tokens(config, tokenizer) -> StopTokens:
       ids.append(int(enc[0]))
     else:
       seqs.append(tuple(int(t) for t in enc))
-  return StopTokens(tuple(ids), tuple(seqs))
+  return StopTokens(tuple(ids), tuple(seqs), tuple(str(s) for s in config.sampler.stop_strings))
 
 
 def sampler_config(config, tokenizer, stop: StopTokens, model_config) -> SamplerConfig:
@@ -231,7 +232,7 @@ def sampler_config(config, tokenizer, stop: StopTokens, model_config) -> Sampler
   return SamplerConfig(max_new_tokens=s.max_new_tokens, eos_id=tokenizer.eos_id,
                        pad_id=tokenizer.pad_id, temperature=s.temperature, top_p=s.top_p,
                        top_k=s.top_k, stop_token_ids=stop.ids, stop_sequences=stop.sequences,
-                       n=s.group_size,
+                       stop_strings=stop.strings, n=s.group_size,
                        vocab_limit=limit)
 
 
