@@ -76,6 +76,10 @@ def base_config():
   from r1jax.rewards.registry import REWARDS  # pylint: disable=g-import-not-at-top
   c.rewards = ml_collections.ConfigDict({name: 0.0 for name in sorted(REWARDS)})
   c.rewards.math_accuracy = 1.0
+  # Your own rewards: {'pkg.module:function': weight}, resolved by import path in whichever
+  # process grades (r1jax/rewards/custom.py has the function API). A dict, not a ConfigDict:
+  # import paths hold dots.
+  c.rewards.custom = ml_collections.FieldReference({}, field_type=dict)
   c.reward_params = ml_collections.ConfigDict()  # Reward name -> dict of its parameters.
   c.reward_workers = 0  # Grading processes; 0 grades in this process (toy tasks).
   c.reward_timeout_s = 1.0  # Per-completion grading limit (SIGALRM in-process, kill in a pool).

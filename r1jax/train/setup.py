@@ -13,6 +13,7 @@ import jax
 
 from r1jax import distributed, sharding
 from r1jax.models import presets
+from r1jax.rewards import custom as custom_rewards
 from r1jax.rewards import registry as rewards_registry
 from r1jax.rl.algorithms import get_algorithm
 from r1jax.sampling.sampler import SamplerConfig
@@ -36,20 +37,29 @@ def validate_config(config) -> None:
     if config.model.preset not in presets.PRESETS:
       _fail("model.preset", f"unknown preset {config.model.preset!r}; known: "
             f"{sorted(presets.PRESETS)}")
-  for name, weight in config.rewards.items():
-    if name not in rewards_registry.REWARDS:
-      _fail(f"rewards.{name}", f"unknown reward {name!r}; known: "
-            f"{sorted(rewards_registry.REWARDS)}")
-    if not isinstance(weight, (int, float)):
-      _fail(f"rewards.{name}", f"weight must be a number, got {weight!r}")
-  if not any(w for w in config.rewards.values()):
+  weights = _reward_weights(config)
+  for name, weight in weights.items():
+    field = f"rewards.custom[{name!r}]" if custom_rewards.is_path(name) else f"rewards.{name}"
+    if custom_rewards.is_path(name):
+      try:
+        custom_rewards.resolve(name)
+      except ValueError as e:
+        _fail(field, str(e))
+    elif name not in rewards_registry.REWARDS:
+      _fail(field, f"unknown reward {name!r}; known: {sorted(rewards_registry.REWARDS)} "
+            f"(a function of your own goes in rewards.custom as 'pkg.module:function')")
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+      _fail(field, f"weight must be a number, got {weight!r}")
+  if not any(w for w in weights.values()):
     _fail("rewards", "at least one reward needs a non-zero weight")
   try:
     rewards_registry.validate(reward_specs(config))
   except ValueError as e:
     _fail("rewards", str(e))
-  if config.eval.accuracy_reward not in rewards_registry.REWARDS:
-    _fail("eval.accuracy_reward", f"unknown reward {config.eval.accuracy_reward!r}")
+  try:
+    rewards_registry.get_reward(config.eval.accuracy_reward)
+  except ValueError as e:
+    _fail("eval.accuracy_reward", str(e))
   G = config.sampler.group_size
   if G < algo.min_group_size:
     _fail("sampler.group_size", f"{config.rl.algorithm} needs groups of at least "
@@ -236,7 +246,24 @@ def sampler_config(config, tokenizer, stop: StopTokens, model_config) -> Sampler
                        vocab_limit=limit)
 
 
+def _reward_weights(config) -> dict:
+  """Reward name -> weight: the built-ins of config.rewards, then config.rewards.custom's
+  import paths (ConfigDict keys cannot hold dots, so custom ones live in that one dict)."""
+  weights = {k: v for k, v in config.rewards.items() if k != "custom"}
+  extra = config.rewards.get("custom") or {}
+  if not isinstance(extra, dict):
+    _fail("rewards.custom", f"must be a dict of 'pkg.module:function' -> weight, got {extra!r}")
+  for name in extra:
+    if not isinstance(name, str) or not custom_rewards.is_path(name):
+      _fail("rewards.custom", f"key {name!r} is not an import path 'pkg.module:function'")
+  weights.update(extra)
+  return weights
+
+
 def reward_specs(config):
+  """RewardSpecs of every reward with a non-zero weight (custom ones take no params: bind
+  them in your own module)."""
   params = config.reward_params
-  return [rewards_registry.RewardSpec(name, float(w), dict(params.get(name, {})))
-          for name, w in config.rewards.items() if w != 0]
+  return [rewards_registry.RewardSpec(
+              name, float(w), {} if custom_rewards.is_path(name) else dict(params.get(name, {})))
+          for name, w in _reward_weights(config).items() if w != 0]
