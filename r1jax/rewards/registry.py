@@ -274,9 +274,12 @@ def call_reward(name: str, completion: str, example: Mapping, params: Mapping,
 
 def grade_batch(completions: Sequence[str], examples: Sequence[Mapping],
                 specs: Sequence[RewardSpec], pool=None, timeout_s: float = 1.0,
-                num_tokens: Sequence[int] | None = None) -> BatchRewards:
+                num_tokens: Sequence[int] | None = None,
+                allow_total_failure: bool = False) -> BatchRewards:
   """Grades N completions with every spec; `pool` is a `pool.RewardPool` or None (in-process).
-  `num_tokens[i]`, when given, is passed to length rewards in place of character counts."""
+  `num_tokens[i]`, when given, is passed to length rewards in place of character counts.
+  A reward that fails on all N completions raises `RewardFailedError` unless
+  `allow_total_failure` (then its failures are only counted)."""
   n = len(completions)
   if len(examples) != n or (num_tokens is not None and len(num_tokens) != n):
     raise ValueError(f"grade_batch: {n} completions but {len(examples)} examples"
@@ -306,7 +309,7 @@ def grade_batch(completions: Sequence[str], examples: Sequence[Mapping],
     for offset, r in out.steps or ():
       steps[i][offset] = steps[i].get(offset, 0.0) + specs[j].weight * r
   for j, spec in enumerate(specs):
-    if n and failures[spec.name] == n:
+    if n and failures[spec.name] == n and not allow_total_failure:
       i, _, name, params = next(c for c in calls if c[1] == j)
       raise RewardFailedError(
           f"reward {spec.name!r} failed on all {n} completions of the batch (first: "
