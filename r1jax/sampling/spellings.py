@@ -23,7 +23,10 @@ def spellings(tokenizer, text: str, contexts=CONTEXTS) -> tuple[tuple[int, ...],
     return ((int(special),),)  # Special tokens are matched whole in any context.
   out = [tuple(int(i) for i in standalone)]
   for ctx in contexts:
-    ids, offsets = tokenizer.encode_with_offsets(ctx + text)
+    try:
+      ids, offsets = tokenizer.encode_with_offsets(ctx + text)
+    except ValueError:  # A context character outside a small vocabulary (char tokenizers).
+      continue
     start = len(ctx)
     # The first token whose span reaches into the delimiter (it may carry context characters).
     first = next((k for k, (_, end) in enumerate(offsets) if end > start), None)
