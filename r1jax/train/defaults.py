@@ -27,7 +27,9 @@ def base_config():
   c.model.attention_impl = "auto"
 
   c.data = ml_collections.ConfigDict()
-  c.data.source = "arith"  # r1jax.data source: arith, countdown, gsm8k, math500, mixture...
+  c.data.source = "arith"  # r1jax.data source: arith, countdown, gsm8k, math500, mixture...,
+  # or your data: 'file:<path>' (.jsonl/.parquet, '{split}' filled in), 'seqio:<task>',
+  # 'tfds:<dataset>' (data/user_sources.py), its columns named by data.fields.
   c.data.data_dir = ""  # Folder with the benchmark JSONL files (gsm8k/, math500/, ...).
   c.data.template = "plain"  # Prompt template: plain, r1_zero, qwen_chat, llama3_chat.
   c.data.knobs = ml_collections.ConfigDict()  # Source-specific options (difficulty, seed...).
@@ -35,6 +37,14 @@ def base_config():
   c.data.eval_split = "test"
   c.data.eval_source = ""  # Held-out source if different (e.g. train gsm8k, eval math500).
   c.data.max_prompt_len = 32  # Prompt tokens; longer prompts are skipped and counted.
+  # Columns of a 'file:' / 'seqio:' / 'tfds:' source ('' = none); built-in sources ignore it.
+  c.data.fields = ml_collections.ConfigDict()
+  c.data.fields.question = "question"  # The question, rendered with data.template.
+  c.data.fields.answer = "answer"  # The gold answer the rewards grade.
+  c.data.fields.solution = ""  # A reference solution (process_reference reward).
+  c.data.fields.completion = ""  # An SFT target (warm start, sft_main).
+  c.data.fields.id = ""  # Stable example ids; '' numbers the records.
+  c.data.fields.extras = ()  # Columns copied into each example as is (custom rewards).
 
   c.sampler = ml_collections.ConfigDict()
   c.sampler.group_size = 8  # Completions per prompt (GRPO's G).

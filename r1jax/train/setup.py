@@ -194,7 +194,7 @@ def build_data(config, tokenizer, process_index: int | None = None,
   d = config.data
   knobs = dict(d.knobs)
   get = lambda split: sources.get_source(d.source, d.data_dir or None, split, d.template,
-                                         **knobs)
+                                         fields=dict(d.fields), **knobs)
   rl = pipeline.RLPromptPipeline(get(d.train_split), config.prompts_per_step, tokenizer,
                                  d.max_prompt_len, config.seed, process_index=pi,
                                  process_count=pc)
@@ -204,7 +204,8 @@ def build_data(config, tokenizer, process_index: int | None = None,
                                config.warm_start.max_len, config.seed + 1, process_index=pi,
                                process_count=pc)
   eval_source = sources.get_source(d.eval_source or d.source, d.data_dir or None, d.eval_split,
-                                   d.template, **(knobs if not d.eval_source else {}))
+                                   d.template, fields=dict(d.fields),
+                                   **(knobs if not d.eval_source else {}))
   eval_examples = pipeline.first_examples(eval_source, config.eval.num_problems)
   return Data(rl, sft, eval_examples)
 
