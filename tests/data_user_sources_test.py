@@ -2,7 +2,6 @@
 with a field mapping; errors name the file and line (or row / example)."""
 import json
 
-import numpy as np
 import pytest
 
 from r1jax.data import pipeline, sources, synthetic

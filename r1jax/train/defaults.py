@@ -14,7 +14,9 @@ def base_config():
   c.prompts_per_step = 16  # Prompts per RL step; rollouts per step = prompts * group_size.
   c.log_every = 1  # Steps between metric writes.
 
-  c.tokenizer = "char:math"  # 'char:math', a folder with tokenizer.json, or a *.model file.
+  # 'char:math', a folder with tokenizer.json, or a *.model file; '' is the model's own:
+  # model.hf_checkpoint's folder (or init_checkpoint's hf/ folder), else 'char:math'.
+  c.tokenizer = ""
 
   c.model = ml_collections.ConfigDict()
   c.model.preset = "tiny"  # Name in r1jax.models.presets (ignored with hf_checkpoint).
@@ -31,7 +33,9 @@ def base_config():
   # or your data: 'file:<path>' (.jsonl/.parquet, '{split}' filled in), 'seqio:<task>',
   # 'tfds:<dataset>' (data/user_sources.py), its columns named by data.fields.
   c.data.data_dir = ""  # Folder with the benchmark JSONL files (gsm8k/, math500/, ...).
-  c.data.template = "plain"  # Prompt template: plain, r1_zero, qwen_chat, llama3_chat.
+  # Prompt template: plain, r1_zero, qwen_chat, llama3_chat, or 'chat:<folder>' for a
+  # Hugging Face folder's own Jinja2 chat_template (tokenizer_config.json; needs jinja2).
+  c.data.template = "plain"
   c.data.knobs = ml_collections.ConfigDict()  # Source-specific options (difficulty, seed...).
   c.data.train_split = "train"
   c.data.eval_split = "test"

@@ -44,13 +44,19 @@ def write_run_model_config(workdir, model_config) -> None:
 
 def hf_side_folder(config) -> pathlib.Path | None:
   """Where a servable export's config.json and tokenizer files come from, if anywhere: the
-  run's Hugging Face folder, or the hf/ folder kept inside its init_checkpoint."""
+  run's Hugging Face folder, the hf/ folder kept inside its init_checkpoint, or a tokenizer
+  folder (config.tokenizer: its files only)."""
   if config.model.hf_checkpoint:
     return pathlib.Path(config.model.hf_checkpoint)
   if config.model.init_checkpoint:
-    keep = pathlib.Path(config.model.init_checkpoint) / "hf"
-    if (keep / "config.json").is_file():
+    try:
+      keep = locate.resolve(config.model.init_checkpoint).config_file.parent / "hf"
+    except ValueError:
+      keep = pathlib.Path(config.model.init_checkpoint) / "hf"
+    if keep.is_dir():
       return keep
+  if config.tokenizer and pathlib.Path(config.tokenizer).is_dir():
+    return pathlib.Path(config.tokenizer)
   return None
 
 
@@ -68,7 +74,8 @@ def write_model(directory, model_config, params, hf_folder=None) -> pathlib.Path
       keep = tmp / "hf"
       keep.mkdir(exist_ok=True)
       hf_folder = pathlib.Path(hf_folder)
-      shutil.copy(hf_folder / "config.json", keep / "config.json")
+      if (hf_folder / "config.json").is_file():
+        shutil.copy(hf_folder / "config.json", keep / "config.json")
       for f in hf.side_files(hf_folder):
         shutil.copy(f, keep / f.name)
     if directory.exists():

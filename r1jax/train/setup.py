@@ -108,12 +108,31 @@ def _get(config, dotted: str):
   return node
 
 
+def tokenizer_spec(config) -> str:
+  """config.tokenizer, or when '' the model's own: model.hf_checkpoint's folder, else the hf/
+  folder kept inside model.init_checkpoint (`hf convert`), else 'char:math' (toy models)."""
+  if config.tokenizer:
+    if config.model.hf_checkpoint and str(config.tokenizer).startswith("char:"):
+      _fail("tokenizer", f"{config.tokenizer!r} cannot drive the Hugging Face model "
+            f"{config.model.hf_checkpoint}; leave it '' to use the folder's tokenizer")
+    return config.tokenizer
+  if config.model.hf_checkpoint:
+    return config.model.hf_checkpoint
+  if config.model.init_checkpoint:
+    import pathlib  # pylint: disable=g-import-not-at-top
+    from r1jax.models import locate  # pylint: disable=g-import-not-at-top
+    try:
+      keep = locate.resolve(config.model.init_checkpoint).config_file.parent / "hf"
+    except ValueError:
+      keep = pathlib.Path(config.model.init_checkpoint) / "hf"
+    if (keep / "tokenizer.json").is_file() or (keep / "tokenizer.model").is_file():
+      return str(keep)
+  return "char:math"
+
+
 def load_tokenizer(config):
   from r1jax import tokenizers  # pylint: disable=g-import-not-at-top
-  spec = config.tokenizer
-  if config.model.hf_checkpoint and not spec:
-    spec = config.model.hf_checkpoint
-  return tokenizers.load_tokenizer(spec)
+  return tokenizers.load_tokenizer(tokenizer_spec(config))
 
 
 def build_mesh(config):
