@@ -52,3 +52,8 @@ def make_folder(path, vocab_size: int = 400) -> pathlib.Path:
       "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
       "chat_template": CHAT_TEMPLATE}, indent=2))
   return path
+
+
+def load(path):
+  from r1jax.tokenizers import load_tokenizer  # pylint: disable=g-import-not-at-top
+  return load_tokenizer(path)
