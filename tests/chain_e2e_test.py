@@ -16,6 +16,7 @@ import pytest
 import safetensors.numpy
 
 import bpe_tokenizer
+from r1jax.data import sources
 from r1jax.models import locate
 from r1jax.models.transformer import Transformer
 from r1jax.recipe import shards
@@ -26,7 +27,9 @@ ATOL = 1e-4  # float32 r1jax vs float64 NumPy on a 4-layer d128 model (logits st
 
 
 def _run(args, cwd=REPO):
-  env = dict(os.environ, PYTHONUNBUFFERED="1")
+  # tests/ on the path: the RL config names a reward in tests/custom_reward_fns.py.
+  path = os.pathsep.join([str(REPO / "tests")] + [p for p in [os.environ.get("PYTHONPATH")] if p])
+  env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=path)
   proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env,
                         cwd=cwd, timeout=900)
   log = proc.stdout + proc.stderr
@@ -35,7 +38,8 @@ def _run(args, cwd=REPO):
 
 
 def _main(name, config, workdir, *flags):
-  return _run([str(REPO / "experiments" / f"{name}.py"), f"--config={CONFIGS / config}",
+  config = config if isinstance(config, pathlib.Path) else CONFIGS / config
+  return _run([str(REPO / "experiments" / f"{name}.py"), f"--config={config}",
                f"--workdir={workdir}", *flags])
 
 
@@ -87,12 +91,31 @@ def _numpy_forward(folder, tokens_T):
   return x @ head.T
 
 
+def _user_data(folder):
+  """A user's task as JSONL: arithmetic whose reference completions run on past the answer
+  tag ('</answer> then more text.'), so the warm-started policy does too."""
+  folder.mkdir()
+  src = sources.get_source("arith", None, "train", "plain", **bpe_tokenizer.KNOBS)
+  rows = []
+  for i in range(240):
+    e = src[i]
+    rows.append({"question": e["question"], "answer": e["answer"], "completion":
+                 f"<think>{e['solution']}</think> <answer>\\boxed{{{e['answer']}}}</answer>"
+                 " then more text."})
+  for split, part in (("train", rows[:200]), ("test", rows[200:])):
+    (folder / f"{split}.jsonl").write_text("".join(json.dumps(r) + "\n" for r in part))
+  return folder
+
+
 @pytest.mark.slow
 def test_r1_chain_on_a_bpe_tokenizer(tmp_path):
   tok_dir = bpe_tokenizer.make_folder(tmp_path / "tokenizer")
   tok = [f"--config.tokenizer={tok_dir}"]
+  data = _user_data(tmp_path / "data")
   rl = tmp_path / "rl"
-  log = _main("grpo_main", "arith_tiny.py", rl, *tok, "--config.total_steps=2",
+  log = _main("grpo_main", pathlib.Path(f"{REPO / 'tests' / 'configs' / 'chain_rl.py'}:{data}"),
+              rl, *tok,
+              "--config.total_steps=2",
               "--config.prompts_per_step=8", "--config.sampler.group_size=4",
               "--config.sampler.max_new_tokens=32", "--config.data.max_prompt_len=16",
               "--config.warm_start.sft_steps=40", "--config.warm_start.batch_size=16",
@@ -100,6 +123,12 @@ def test_r1_chain_on_a_bpe_tokenizer(tmp_path):
               "--config.eval.num_problems=8", "--config.eval.k=0", "--config.eval.batch_size=8",
               "--config.eval.every=1", "--config.checkpoint.every=1")
   assert "Held-out evaluation" in log
+  train = [r for r in map(json.loads, (rl / "metrics.jsonl").read_text().splitlines())
+           if "loss" in r]
+  # Every graded completion ended at its first '</answer>', however BPE spelled it, though
+  # the policy was taught to write on past it (its rollouts hit the stop string).
+  assert [r["reward/custom_reward_fns:ends_at_stop"] for r in train] == [1.0, 1.0]
+  assert sum(r["reward/custom_reward_fns:has_stop"] for r in train) > 0
   assert locate.resolve(rl).path == rl / "model" and (rl / "model_best").is_dir()
   assert (rl / "model" / "hf" / "tokenizer.json").is_file()
 

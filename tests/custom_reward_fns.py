@@ -15,3 +15,15 @@ def tokens_and_steps(completion: str, example: dict, num_tokens: int) -> RewardO
 
 def always_raises(completion: str, example: dict) -> float:
   raise RuntimeError(f"no grader for {len(completion)} characters")
+
+
+def ends_at_stop(completion: str, example: dict) -> float:
+  """1.0 when nothing follows the first '</answer>' (or there is none), else 0.0."""
+  del example
+  head, sep, tail = completion.partition("</answer>")
+  return 0.0 if sep and tail else 1.0
+
+
+def has_stop(completion: str, example: dict) -> float:
+  del example
+  return float("</answer>" in completion)
