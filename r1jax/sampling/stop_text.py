@@ -40,13 +40,39 @@ def trim_text(text: str, stop_strings: Sequence[str]) -> str:
   return text if end is None else text[:end]
 
 
+_PIECE_LENGTHS: dict[int, tuple] = {}  # id(tokenizer) -> (tokenizer, np array of lengths)
+
+
+def _piece_lengths(tokenizer) -> np.ndarray:
+  """Characters each id decodes to on its own (one pass over the vocabulary, cached)."""
+  hit = _PIECE_LENGTHS.get(id(tokenizer))
+  if hit is None or hit[0] is not tokenizer:
+    lengths = np.asarray([len(tokenizer.decode([i])) for i in range(tokenizer.vocab_size)],
+                         np.int64)
+    hit = _PIECE_LENGTHS[id(tokenizer)] = (tokenizer, lengths)
+  return hit[1]
+
+
+def _matches(tokenizer, ids: list[int], k: int, stop_strings) -> bool:
+  return k > 0 and _first_end(tokenizer.decode(ids[:k]), stop_strings) is not None
+
+
 def stop_length(tokenizer, ids: Sequence[int], stop_strings: Sequence[str]) -> int | None:
   """Fewest leading tokens of `ids` whose decoded text holds a stop string; None if the whole
-  completion holds none. Incremental in effect: the smallest prefix that matches, found by
-  bisection (a prefix's text grows with the prefix)."""
+  completion holds none. Incremental in effect: the smallest prefix that matches. The guess
+  from per-token text lengths is checked with two decodes (exact for byte-level BPE on ASCII);
+  otherwise bisection finds it (a prefix's text grows with the prefix)."""
   ids = [int(t) for t in ids]
-  if not stop_strings or _first_end(tokenizer.decode(ids), stop_strings) is None:
+  if not stop_strings:
     return None
+  end = _first_end(tokenizer.decode(ids), stop_strings)
+  if end is None:
+    return None
+  pieces = _piece_lengths(tokenizer)[np.clip(ids, 0, tokenizer.vocab_size - 1)]
+  guess = int(np.searchsorted(np.cumsum(pieces), end)) + 1
+  if guess <= len(ids) and _matches(tokenizer, ids, guess, stop_strings) and not _matches(
+      tokenizer, ids, guess - 1, stop_strings):
+    return guess
   lo, hi = 1, len(ids)  # decode(ids[:hi]) matches; find the smallest such prefix.
   while lo < hi:
     mid = (lo + hi) // 2
