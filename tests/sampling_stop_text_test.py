@@ -85,3 +85,14 @@ def test_stop_length_earliest_of_several_strings(tok):
   k = stop_text.stop_length(tok, ids, ("</answer>", "</think>"))
   assert tok.decode(ids[:k]).endswith("</think>")
   assert stop_text.trim_text("a</think>b</answer>c", ("</answer>", "</think>")) == "a</think>"
+
+
+def test_config_stop_sequences_cover_the_common_spellings(tok):
+  from r1jax.train import defaults, setup  # pylint: disable=g-import-not-at-top
+  c = defaults.base_config()
+  stop = setup.stop_tokens(c, tok)
+  assert stop.strings == ("</answer>",) and not stop.ids
+  # The device-side matcher stops rows spelling it after '}', a space or a full stop.
+  for text, _ in CASES[:3]:
+    ids = tok.encode(text)
+    assert any(ids[i:i + len(s)] == list(s) for s in stop.sequences for i in range(len(ids)))

@@ -238,10 +238,12 @@ class StopTokens(NamedTuple):
 def stop_tokens(config, tokenizer) -> StopTokens:
   """config.sampler.stop_strings as token ids, or as id sequences where one token won't do.
 
-  A multi-token stop string is matched on device as its standalone tokenisation; in context a
-  BPE tokenizer may spell it differently, so every caller also cuts completions at the strings
-  on decoded text (`sampling.stop_text.cut_output`).
+  A multi-token stop string is matched on device in its common spellings (standalone, and
+  after a space, '.', '}', ...: `sampling.spellings`), so most rows stop early; in any other
+  context a BPE tokenizer spells it differently, so every caller also cuts completions at the
+  strings on decoded text (`sampling.stop_text.cut_output`).
   """
+  from r1jax.sampling import spellings  # pylint: disable=g-import-not-at-top
   ids, seqs = [], []
   for s in config.sampler.stop_strings:
     i = tokenizer.token_to_id(s)
@@ -251,7 +253,7 @@ def stop_tokens(config, tokenizer) -> StopTokens:
     if len(enc) == 1:
       ids.append(int(enc[0]))
     else:
-      seqs.append(tuple(int(t) for t in enc))
+      seqs.extend(q for q in spellings.spellings(tokenizer, s) if q not in seqs)
   return StopTokens(tuple(ids), tuple(seqs), tuple(str(s) for s in config.sampler.stop_strings))
 
 
