@@ -65,8 +65,12 @@ class SamplerConfig:
   max_think_tokens > 0 cuts thinking at that many tokens by appending think_end_id then
   answer_prefix_ids; min_think_tokens > 0 replaces an early think_end_id by wait_ids, at most
   max_waits times; max_answer_tokens > 0 stops a row (STOP_BUDGET) after that many tokens
-  past the end of thinking. TIP subtracts tip_alpha from the logits of tip_token_ids during the
-  first tip_beta steps of each thought (a thought starts at step 0 and at every switch token).
+  past the end of thinking. TIP subtracts tip_alpha from the logits of tip_token_ids (and of the
+  first token of each multi-token word in tip_sequences) during the first tip_beta steps of
+  each thought (a thought starts at step 0 and at the first token of every switch word, once
+  the word is complete). With think_end_seqs the delimiter may be several tokens: any of its
+  spellings ends thinking, and under min_think_tokens its first token, eos or a stop token is
+  replaced by wait_ids.
   stop_sequences are id sequences tokenised by the caller, who also cuts text-level stop
   strings on the host (a string can tokenise differently inside a completion).
   """
