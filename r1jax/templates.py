@@ -1,7 +1,8 @@
 """Prompt templates in plain Python: R1-Zero, Qwen2.5 chat, Llama-3 chat, plain.
 
 `render(name, question)` returns the text the model is conditioned on; the completion the
-model writes follows it directly. Kept free of Jinja so the exact bytes are reviewable here.
+model writes follows it directly. Kept free of Jinja so the exact bytes are reviewable here;
+a real model's own template is 'chat:<folder>' (chat_templates.py, Jinja2).
 """
 from __future__ import annotations
 
@@ -66,6 +67,12 @@ TEMPLATES: dict[str, Callable[[str], str]] = {
 
 
 def render(name: str, question: str) -> str:
+  """`name` is one of TEMPLATES, or 'chat:<folder>' for a Hugging Face folder's own Jinja2
+  chat template (chat_templates.py)."""
+  if name.startswith("chat:"):
+    from r1jax import chat_templates  # pylint: disable=g-import-not-at-top
+    return chat_templates.render(name, question)
   if name not in TEMPLATES:
-    raise ValueError(f"template: unknown template {name!r}; choose one of {sorted(TEMPLATES)}")
+    raise ValueError(f"template: unknown template {name!r}; choose one of {sorted(TEMPLATES)} "
+                     f"or 'chat:<folder>' (the folder's tokenizer_config.json chat_template)")
   return TEMPLATES[name](question)

@@ -180,7 +180,10 @@ def test_settings_and_tasks_from_config(shared_data_dir):
   s = test_time.settings_from(c, TOK)
   assert s.budgets == (4, 8) and s.think_end_id == THINK_END
   assert s.answer_prefix_ids == (TOK.token_to_id("<answer>"),)
-  c.test_time.think_end = "end"
+  c.test_time.think_end = "end"  # Several tokens: matched as a sequence.
+  s = test_time.settings_from(c, TOK)
+  assert s.think_end_id == -1 and s.think_end == (tuple(TOK.encode("end")),)
+  c.test_time.think_end = ""
   with pytest.raises(ConfigError, match="config.test_time.think_end"):
     test_time.settings_from(c, TOK)
   c.test_time.think_end = "</think>"

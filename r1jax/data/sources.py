@@ -279,9 +279,18 @@ SOURCES: dict[str, Callable[..., Any]] = {
 
 
 def get_source(name: str, data_dir: Union[str, pathlib.Path, None] = None, split: str = "train",
-               template: str = "r1_zero", **knobs):
-  """A source from config values, e.g. get_source('arith', None, 'test', 'plain', seed=1)."""
+               template: str = "r1_zero", fields: Mapping[str, Any] | None = None, **knobs):
+  """A source from config values, e.g. get_source('arith', None, 'test', 'plain', seed=1).
+
+  'file:<path>', 'seqio:<task>' and 'tfds:<dataset>' are a user's data, with `fields`
+  (config.data.fields) naming its columns (user_sources.py); the built-ins ignore `fields`.
+  """
+  from r1jax.data import user_sources  # pylint: disable=g-import-not-at-top
+  if user_sources.is_user_source(name):
+    templates.render(template, "")
+    return user_sources.build(name, data_dir, split, template, fields=fields, **knobs)
   if name not in SOURCES:
-    raise ValueError(f"unknown source {name!r}; choose one of {sorted(SOURCES)}")
+    raise ValueError(f"unknown source {name!r}; choose one of {sorted(SOURCES)} or "
+                     f"'file:<path>.jsonl|.parquet', 'seqio:<task>', 'tfds:<dataset>'")
   templates.render(template, "")  # Fail on an unknown template name before reading anything.
   return SOURCES[name](data_dir, split, template, **knobs)

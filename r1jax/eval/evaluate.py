@@ -18,6 +18,7 @@ from r1jax.eval import metrics as eval_metrics
 from r1jax.rewards import registry as rewards_registry
 from r1jax.rewards.math import extract_answer
 from r1jax.rewards.normalize import normalize
+from r1jax.sampling import stop_text
 from r1jax.sampling.sampler import Sampler, SamplerConfig
 from r1jax.tokenizers import Tokenizer
 
@@ -48,15 +49,16 @@ def left_pad(tokenizer: Tokenizer, prompts: Sequence[str], length: int | None = 
 
 
 def completions_text(tokenizer: Tokenizer, tokens_NxT: np.ndarray,
-                     lengths_N: np.ndarray) -> list[str]:
+                     lengths_N: np.ndarray, stop_strings: Sequence[str] = ()) -> list[str]:
   """Decodes each completion up to its length. A stop token (e.g. '</answer>') stays in the
-  text, since format rewards check it; a final eos is dropped."""
+  text, since format rewards check it; a final eos is dropped. With `stop_strings`, text after
+  the first one is dropped (the last kept token may carry characters past it)."""
   out = []
   for row, n in zip(tokens_NxT, lengths_N):
     ids = [int(t) for t in row[:int(n)]]
     if ids and ids[-1] == tokenizer.eos_id:
       ids = ids[:-1]
-    out.append(tokenizer.decode(ids))
+    out.append(stop_text.trim_text(tokenizer.decode(ids), stop_strings))
   return out
 
 
@@ -89,9 +91,11 @@ class Evaluator:
     self.spec = rewards_registry.RewardSpec(accuracy_reward, 1.0, {})
     # `stop`: anything with .ids and .sequences (train.setup.StopTokens); None stops on eos.
     stop_ids, stop_seqs = (stop.ids, stop.sequences) if stop is not None else ((), ())
+    stop_strings = tuple(getattr(stop, "strings", ()))  # Cut on decoded text: stop_text.py.
     limit = tokenizer.vocab_size if tokenizer.vocab_size < model_config.vocab_size else 0
     base = dict(max_new_tokens=max_new_tokens, eos_id=tokenizer.eos_id, pad_id=tokenizer.pad_id,
-                stop_token_ids=stop_ids, stop_sequences=stop_seqs, vocab_limit=limit)
+                stop_token_ids=stop_ids, stop_sequences=stop_seqs, stop_strings=stop_strings,
+                vocab_limit=limit)
     self.greedy = Sampler(model_config, SamplerConfig(temperature=0.0, n=1, **base), mesh)
     self.sampled = (Sampler(model_config, SamplerConfig(temperature=temperature, n=k, **base),
                             mesh) if k else None)
@@ -110,7 +114,8 @@ class Evaluator:
       # evaluate the same global batches everywhere and fetch the whole output).
       keys = np.asarray(jax.random.key_data(example_keys(self.seed, 7919, chunk)))
       out = distributed.fetch(sampler(params, toks, mask, keys))
-      t = completions_text(self.tok, out.tokens_NxT, out.lengths_N)
+      out = stop_text.cut_output(out, self.tok, sampler.cfg.stop_strings)
+      t = completions_text(self.tok, out.tokens_NxT, out.lengths_N, sampler.cfg.stop_strings)
       texts += t[:real * n]
       lengths += list(out.lengths_N[:real * n])
     return texts, np.asarray(lengths)

@@ -5,6 +5,7 @@
 
   python -m r1jax.models.hf convert <hf_dir> <orbax_dir> [--param-dtype float32]
   python -m r1jax.models.hf export <orbax_dir> <hf_dir> [--dtype bfloat16]
+  (orbax_dir may also be an RL/SFT workdir or one of its checkpoints/<step> folders)
 
 Shape legend: L layers, D d_model, N query heads, K kv heads, H head_dim, F mlp width, V vocab.
 
@@ -428,7 +429,7 @@ def save_checkpoint(path, config: ModelConfig, params, base_config: dict | None 
 # Command line
 
 
-def _side_files(folder: pathlib.Path) -> list[pathlib.Path]:
+def side_files(folder: pathlib.Path) -> list[pathlib.Path]:
   """Files served beside the weights (tokenizer, generation config), not the weights."""
   return [p for p in sorted(folder.iterdir()) if p.is_file() and p.suffix != ".safetensors"
           and p.name not in (INDEX_FILE, "config.json")]
@@ -445,19 +446,24 @@ def convert(hf_dir, orbax_dir, param_dtype: str | None = None) -> None:
   keep = orbax_dir / "hf"
   keep.mkdir()
   shutil.copy(pathlib.Path(hf_dir) / "config.json", keep / "config.json")
-  for f in _side_files(pathlib.Path(hf_dir)):
+  for f in side_files(pathlib.Path(hf_dir)):
     shutil.copy(f, keep / f.name)
 
 
 def export(orbax_dir, hf_dir, dtype: str | None = None) -> None:
-  """orbax params (from `convert` or a trainer's save_orbax) -> a Hugging Face folder."""
-  orbax_dir, hf_dir = pathlib.Path(orbax_dir), pathlib.Path(hf_dir)
-  config, params = orbax_io.load_orbax(orbax_dir, mesh=sharding.make_mesh({"fsdp": -1}))
-  keep = orbax_dir / "hf"
+  """A model -> a Hugging Face folder. `orbax_dir` is any path `locate.resolve` accepts: a
+  save_orbax folder (`convert`, sft_main's or grpo_main's <workdir>/model), a run workdir, or
+  one training-checkpoint step <workdir>/checkpoints/<step>."""
+  from r1jax.models import locate  # pylint: disable=g-import-not-at-top
+  hf_dir = pathlib.Path(hf_dir)
+  config, params = locate.load(orbax_dir, mesh=sharding.make_mesh({"fsdp": -1}))
+  found = locate.resolve(orbax_dir)
+  model_dir = found.path if found.kind == "model" else found.config_file.parent / locate.MODEL_DIR
+  keep = model_dir / "hf"
   base = read_hf_config(keep) if (keep / "config.json").is_file() else None
   save_checkpoint(hf_dir, config, params, base_config=base, dtype=dtype)
   if keep.is_dir():
-    for f in _side_files(keep):
+    for f in side_files(keep):
       shutil.copy(f, hf_dir / f.name)
 
 
@@ -469,8 +475,10 @@ def main(argv=None) -> None:
   p.add_argument("hf_dir")
   p.add_argument("orbax_dir")
   p.add_argument("--param-dtype", choices=_DTYPES, help="default: the checkpoint's dtype")
-  p = sub.add_parser("export", help="orbax folder -> Hugging Face folder")
-  p.add_argument("orbax_dir")
+  p = sub.add_parser("export", help="orbax model folder, run workdir or checkpoint step -> "
+                     "Hugging Face folder")
+  p.add_argument("orbax_dir", help="a model folder (model_config.json + params/), a run "
+                 "workdir (its model/, else its latest checkpoint) or <workdir>/checkpoints/<step>")
   p.add_argument("hf_dir")
   p.add_argument("--dtype", choices=_DTYPES, help="default: the params' dtype")
   args = parser.parse_args(argv)

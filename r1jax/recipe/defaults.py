@@ -63,11 +63,12 @@ def recipe_config():
   c.test_time.budgets = ()  # Thinking budgets (tokens) for the budget-forcing sweep.
   c.test_time.budget_mode = "cap"  # cap: stop thinking at the budget; force: also extend
   #                                  thinking to it by appending `wait` (s1).
-  c.test_time.think_end = "</think>"  # End-of-thinking token (one token).
+  c.test_time.think_end = "</think>"  # End-of-thinking delimiter (one token or several).
   c.test_time.wait = "Wait"  # Text appended instead of an early end of thinking.
   c.test_time.max_waits = 4  # At most this many appended waits per completion.
   c.test_time.answer_prefix = ""  # Text appended after a forced end of thinking.
-  c.test_time.tip_strings = ()  # Thought-switch tokens for TIP (one token each); () is off.
+  c.test_time.tip_strings = ()  # Thought-switch words for TIP (penalised at their first
+  #                                token; several tokens each is fine); () is off.
   c.test_time.tip_alpha = 3.0  # TIP penalty on their logits.
   c.test_time.tip_beta = 600  # TIP window in tokens from the start of each thought.
   return c

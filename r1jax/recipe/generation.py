@@ -17,6 +17,7 @@ import jax
 import numpy as np
 
 from r1jax.eval.evaluate import completions_text, example_keys, left_pad
+from r1jax.sampling import stop_text
 from r1jax.sampling.sampler import Sampler, stop_reason_name
 from r1jax.tokenizers import Tokenizer
 
@@ -53,13 +54,15 @@ def generate(sampler: Sampler, params, tokenizer: Tokenizer, examples: Sequence[
     chunk += [chunk[-1]] * (batch_size - real)
     toks, mask = left_pad(tokenizer, [e["prompt"] for e in chunk], prompt_len)
     out = jax.device_get(sampler(params, toks, mask, example_keys(seed, salt, chunk)))
+    out = stop_text.cut_output(out, tokenizer, sampler.cfg.stop_strings)
     rows = slice(0, real * n)
     parts.append((out.tokens_NxT[rows], out.lengths_N[rows], out.stop_reason_N[rows],
                   out.num_waits_N[rows]))
   tokens = np.concatenate([p[0] for p in parts]).astype(np.int32)
   lengths = np.concatenate([p[1] for p in parts]).astype(np.int32)
   return Generations(
-      n=n, texts=completions_text(tokenizer, tokens, lengths), tokens_NxT=tokens,
+      n=n, texts=completions_text(tokenizer, tokens, lengths, sampler.cfg.stop_strings),
+      tokens_NxT=tokens,
       lengths_N=lengths,
       stop_reasons=[stop_reason_name(c) for c in np.concatenate([p[2] for p in parts])],
       num_waits_N=np.concatenate([p[3] for p in parts]).astype(np.int32))

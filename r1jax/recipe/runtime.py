@@ -67,7 +67,8 @@ def check_batch(field: str, value: int, mesh) -> None:
 
 def source(config, split: str):
   d = config.data
-  return sources.get_source(d.source, d.data_dir or None, split, d.template, **dict(d.knobs))
+  return sources.get_source(d.source, d.data_dir or None, split, d.template,
+                            fields=dict(d.fields), **dict(d.knobs))
 
 
 def examples(config, split: str, n: int) -> list[dict]:
@@ -81,7 +82,8 @@ def eval_examples(config, n: int) -> list[dict]:
   d = config.data
   if not d.eval_source:
     return examples(config, d.eval_split, n)
-  src = sources.get_source(d.eval_source, d.data_dir or None, d.eval_split, d.template)
+  src = sources.get_source(d.eval_source, d.data_dir or None, d.eval_split, d.template,
+                           fields=dict(d.fields))
   return pipeline.first_examples(src, n if n > 0 else None)
 
 

@@ -34,6 +34,7 @@ from r1jax.eval.evaluate import answer_key
 from r1jax.recipe import generation, runtime, shards
 from r1jax.rewards import length as length_lib
 from r1jax.rewards import registry as rewards_registry
+from r1jax.sampling import spellings as spellings_lib
 from r1jax.sampling.sampler import Sampler, SamplerConfig
 from r1jax.train import setup as setup_lib
 
@@ -47,11 +48,13 @@ class Settings:
   temperature: float = 1.0  # Of the samples.
   budgets: tuple[int, ...] = ()  # Thinking budgets in tokens; () is off.
   budget_mode: str = "cap"  # 'cap' (max_think_tokens) or 'force' (min = max: wait to it).
-  think_end_id: int = -1  # The end-of-thinking token ('</think>').
+  think_end_id: int = -1  # The end-of-thinking token ('</think>') when it is one token.
+  think_end_seqs: tuple[tuple[int, ...], ...] = ()  # Else its spellings (spellings.py).
   wait_ids: tuple[int, ...] = ()  # Appended when thinking would end early ('force').
   max_waits: int = 0
   answer_prefix_ids: tuple[int, ...] = ()  # Appended after a forced end of thinking.
-  tip_ids: tuple[int, ...] = ()  # Thought-switch tokens; () skips the TIP comparison.
+  tip_ids: tuple[int, ...] = ()  # Thought-switch tokens; () (and no tip_seqs) skips TIP.
+  tip_seqs: tuple[tuple[int, ...], ...] = ()  # Thought-switch words of several tokens.
   tip_alpha: float = 3.0
   tip_beta: int = 600
 
@@ -65,7 +68,7 @@ class Settings:
     if self.budget_mode not in BUDGET_MODES:
       raise ValueError(f"test_time.budget_mode must be one of {BUDGET_MODES}, got "
                        f"{self.budget_mode!r}")
-    if (self.budgets or self.tip_ids) and self.think_end_id < 0:
+    if (self.budgets or self.tip_ids or self.tip_seqs) and not self.think_end:
       raise ValueError("test_time.think_end: needed for budgets and TIP")
     if self.budgets and self.budget_mode == "force" and (not self.wait_ids or
                                                          self.max_waits < 1):
@@ -73,13 +76,31 @@ class Settings:
                        "max_waits >= 1")
 
 
-def thinking_tokens(tokens_NxT: np.ndarray, lengths_N: np.ndarray, think_end_id: int
-                    ) -> np.ndarray:
-  """Tokens before the first end-of-thinking token (the whole completion if there is none);
-  counted from the first generated token, as the sampler's budget is."""
+  @property
+  def think_end(self) -> tuple[tuple[int, ...], ...]:
+    """The delimiter's id sequences: think_end_seqs, or think_end_id alone."""
+    if self.think_end_seqs:
+      return self.think_end_seqs
+    return ((self.think_end_id,),) if self.think_end_id >= 0 else ()
+
+
+def thinking_tokens(tokens_NxT: np.ndarray, lengths_N: np.ndarray, think_end) -> np.ndarray:
+  """Tokens before the first end-of-thinking delimiter (the whole completion if there is
+  none); counted from the first generated token, as the sampler's budget is. `think_end` is
+  one token id or a sequence of the delimiter's id sequences (its spellings)."""
+  seqs = ((int(think_end),),) if np.ndim(think_end) == 0 else tuple(
+      tuple(int(i) for i in s) for s in think_end)
   T = tokens_NxT.shape[1]
   valid_NxT = np.arange(T)[None] < lengths_N[:, None]
-  hit_NxT = (tokens_NxT == think_end_id) & valid_NxT
+  hit_NxT = np.zeros(tokens_NxT.shape, bool)  # A spelling starts here and fits the length.
+  for seq in seqs:
+    L = len(seq)
+    if L > T:
+      continue
+    match = np.ones((tokens_NxT.shape[0], T - L + 1), bool)
+    for j, i in enumerate(seq):
+      match &= tokens_NxT[:, j:T - L + 1 + j] == i
+    hit_NxT[:, :T - L + 1] |= match & valid_NxT[:, L - 1:]
   return np.where(hit_NxT.any(1), hit_NxT.argmax(1), lengths_N).astype(np.int64)
 
 
@@ -163,9 +184,10 @@ def _sequential(run: _Runner, examples, s: Settings, reward: str, log):
   for b in s.budgets:
     force = (dict(min_think_tokens=b, wait_ids=s.wait_ids, max_waits=s.max_waits)
              if s.budget_mode == "force" else {})
-    g = run(0, temperature=0.0, n=1, think_end_id=s.think_end_id, max_think_tokens=b,
+    g = run(0, temperature=0.0, n=1, think_end_id=s.think_end_id,
+            think_end_seqs=s.think_end_seqs, max_think_tokens=b,
             answer_prefix_ids=s.answer_prefix_ids, **force)
-    think = thinking_tokens(g.tokens_NxT, g.lengths_N, s.think_end_id)
+    think = thinking_tokens(g.tokens_NxT, g.lengths_N, s.think_end)
     rows.append({"budget": b, "accuracy": float(_grade(g.texts, examples, reward).mean()),
                  "thinking_mean": float(think.mean()), "thinking_max": int(think.max()),
                  "within_budget": float((think <= b).mean()),
@@ -196,9 +218,9 @@ def evaluate_task(name: str, params, model_config, tokenizer, examples: Sequence
   m = {"num_problems": len(examples),
        "greedy/pass@1": float(_grade(g.texts, examples, accuracy_reward).mean()),
        "greedy/tokens": float(g.lengths_N.mean())}
-  if s.think_end_id >= 0:
+  if s.think_end:
     m["greedy/thinking_tokens"] = float(
-        thinking_tokens(g.tokens_NxT, g.lengths_N, s.think_end_id).mean())
+        thinking_tokens(g.tokens_NxT, g.lengths_N, s.think_end).mean())
   out = {"task": name, "metrics": m, "k_sweep": [], "budget_sweep": [], "tip": {}}
   log(f"{name}: greedy pass@1 {m['greedy/pass@1']:.4f} over {len(examples)} problems")
   if s.ks:
@@ -208,9 +230,9 @@ def evaluate_task(name: str, params, model_config, tokenizer, examples: Sequence
     out["budget_sweep"], more = _sequential(run, examples, s, accuracy_reward,
                                             lambda msg: log(f"{name}: {msg}"))
     m.update(more)
-  if s.tip_ids:
-    gt = run(0, temperature=0.0, n=1, tip_token_ids=s.tip_ids, tip_alpha=s.tip_alpha,
-             tip_beta=s.tip_beta)
+  if s.tip_ids or s.tip_seqs:
+    gt = run(0, temperature=0.0, n=1, tip_token_ids=s.tip_ids, tip_sequences=s.tip_seqs,
+             tip_alpha=s.tip_alpha, tip_beta=s.tip_beta)
     out["tip"] = {"off": {"accuracy": m["greedy/pass@1"], "tokens": m["greedy/tokens"]},
                   "on": {"accuracy": float(_grade(gt.texts, examples, accuracy_reward).mean()),
                          "tokens": float(gt.lengths_N.mean())}}
@@ -292,15 +314,23 @@ def settings_from(config, tokenizer) -> Settings:
   """Settings from the config's test_time section; strings become token ids."""
   t = config.test_time
   ids = lambda text: tuple(tokenizer.encode(text)) if text else ()
+  # One-token strings stay single ids; longer ones become id sequences (every in-context
+  # spelling of the delimiter; a switch word as written), as Qwen2.5 spells '</think>'.
+  think_end = spellings_lib.spellings(tokenizer, t.think_end) if t.think_end else ()
+  words = [tuple(tokenizer.encode(w)) for w in t.tip_strings]
+  if any(not w for w in words):
+    raise setup_lib.ConfigError(f"config.test_time.tip_strings: an empty string in "
+                                f"{tuple(t.tip_strings)}")
   try:
     return Settings(
         ks=tuple(t.ks), temperature=t.temperature, budgets=tuple(t.budgets),
         budget_mode=t.budget_mode,
-        think_end_id=(runtime.single_token(tokenizer, t.think_end, "test_time.think_end")
-                      if t.think_end else -1),
+        think_end_id=think_end[0][0] if len(think_end) == 1 and len(think_end[0]) == 1 else -1,
+        think_end_seqs=think_end if len(think_end) > 1 or think_end and len(think_end[0]) > 1
+        else (),
         wait_ids=ids(t.wait), max_waits=t.max_waits, answer_prefix_ids=ids(t.answer_prefix),
-        tip_ids=tuple(runtime.single_token(tokenizer, w, "test_time.tip_strings")
-                      for w in t.tip_strings),
+        tip_ids=tuple(w[0] for w in words if len(w) == 1),
+        tip_seqs=tuple(w for w in words if len(w) > 1),
         tip_alpha=t.tip_alpha, tip_beta=t.tip_beta)
   except ValueError as e:
     raise setup_lib.ConfigError(f"config.{e}") from e

@@ -7,8 +7,10 @@ for dense rewards, steps: (character offset where the step ends, reward).
 
 Model output never raises out of here: `call_reward` turns any exception, and any call that
 runs past its time limit, into a 0 score flagged as a failure, which `grade_batch` counts per
-reward. Configuration mistakes (unknown reward or parameter, an example missing the field a
-reward needs) do raise, before any grading, naming the reward and field.
+reward; a reward that fails on every completion of a batch raises `RewardFailedError`
+naming it (a run must not train on its zeros). Configuration mistakes (unknown reward or
+parameter, an example missing the field a reward needs) do raise, before any grading, naming
+the reward and field. A user's reward is named by import path ('pkg.mod:fn', custom.py).
 Time limits: in-process (`pool=None`) a SIGALRM timer interrupts the call when grading runs
 on the main thread (elsewhere the input bounds of each module are the only limit); with a
 `pool.RewardPool` the limit is also enforced from outside by killing the worker.
@@ -26,6 +28,7 @@ from typing import Any, Callable, Mapping, NamedTuple, Sequence
 import numpy as np
 
 from r1jax.rewards import countdown as countdown_lib
+from r1jax.rewards import custom as custom_lib
 from r1jax.rewards import format as format_lib
 from r1jax.rewards import language as language_lib
 from r1jax.rewards import length as length_lib
@@ -202,9 +205,17 @@ _PROBE_EXAMPLE = {"answer": "0", "solution": "1+1=2", "numbers": [1], "target": 
 
 
 def get_reward(name: str) -> Callable[..., RewardOutput]:
+  """A registered reward, or a user's callable named by import path ('pkg.mod:fn', see
+  custom.py), resolved in the calling process (so also inside pool workers)."""
+  if custom_lib.is_path(name):
+    return custom_lib.resolve(name)
   if name not in REWARDS:
     raise ValueError(f"unknown reward {name!r}; known rewards: {sorted(REWARDS)}")
   return REWARDS[name]
+
+
+class RewardFailedError(RuntimeError):
+  """A reward failed on every completion of a batch: training on its zeros would be silent."""
 
 
 def validate(specs: Sequence[RewardSpec], examples: Sequence[Mapping] = ()) -> None:
@@ -216,7 +227,10 @@ def validate(specs: Sequence[RewardSpec], examples: Sequence[Mapping] = ()) -> N
   for spec in specs:
     fn = get_reward(spec.name)
     try:
-      inspect.signature(fn).bind("", {}, **dict(spec.params))
+      sig = inspect.signature(fn)
+      # num_tokens is supplied at grading time (grade_batch) to rewards that declare it.
+      supplied = {"num_tokens": 0} if "num_tokens" in sig.parameters else {}
+      sig.bind("", {}, **{**supplied, **dict(spec.params)})
       if fn.__module__ == __name__:  # Built-ins reject bad values (cache_len > max_len) here.
         fn("", _PROBE_EXAMPLE, **dict(spec.params))
     except (TypeError, ValueError) as e:
@@ -261,7 +275,9 @@ def call_reward(name: str, completion: str, example: Mapping, params: Mapping,
   """(output, failed). Never raises for model output: errors and timeouts score 0."""
   try:
     with _time_limit(timeout_s):
-      out = REWARDS[name](completion, example, **params)
+      out = get_reward(name)(completion, example, **params)
+    if not isinstance(out, RewardOutput):  # Custom rewards may return a plain number.
+      out = RewardOutput(float(out))
     score = float(out.score)
     if not pymath.isfinite(score):
       raise ValueError(f"non-finite score {score}")
@@ -273,16 +289,19 @@ def call_reward(name: str, completion: str, example: Mapping, params: Mapping,
 
 def grade_batch(completions: Sequence[str], examples: Sequence[Mapping],
                 specs: Sequence[RewardSpec], pool=None, timeout_s: float = 1.0,
-                num_tokens: Sequence[int] | None = None) -> BatchRewards:
+                num_tokens: Sequence[int] | None = None,
+                allow_total_failure: bool = False) -> BatchRewards:
   """Grades N completions with every spec; `pool` is a `pool.RewardPool` or None (in-process).
-  `num_tokens[i]`, when given, is passed to length rewards in place of character counts."""
+  `num_tokens[i]`, when given, is passed to length rewards in place of character counts.
+  A reward that fails on all N completions raises `RewardFailedError` unless
+  `allow_total_failure` (then its failures are only counted)."""
   n = len(completions)
   if len(examples) != n or (num_tokens is not None and len(num_tokens) != n):
     raise ValueError(f"grade_batch: {n} completions but {len(examples)} examples"
                      + ("" if num_tokens is None else f" and {len(num_tokens)} num_tokens"))
   validate(specs, examples)
   takes_tokens = [num_tokens is not None
-                  and "num_tokens" in inspect.signature(REWARDS[spec.name]).parameters
+                  and "num_tokens" in inspect.signature(get_reward(spec.name)).parameters
                   for spec in specs]
   calls = []  # (completion index, spec index, name, params)
   for i in range(n):
@@ -304,8 +323,31 @@ def grade_batch(completions: Sequence[str], examples: Sequence[Mapping],
     failures[name] += failed
     for offset, r in out.steps or ():
       steps[i][offset] = steps[i].get(offset, 0.0) + specs[j].weight * r
+  for j, spec in enumerate(specs):
+    if n and failures[spec.name] == n and not allow_total_failure:
+      i, _, name, params = next(c for c in calls if c[1] == j)
+      raise RewardFailedError(
+          f"reward {spec.name!r} failed on all {n} completions of the batch (first: "
+          f"{_failure_reason(name, completions[i], examples[i], params, timeout_s)}); "
+          f"stopping instead of training on zero rewards")
   weights = np.asarray([s.weight for s in specs], np.float32).reshape(-1, 1)
   return BatchRewards(total=(weights * scores).sum(axis=0).astype(np.float32),
                       per_reward={spec.name: scores[j] for j, spec in enumerate(specs)},
                       steps=[sorted(s.items()) for s in steps],
                       failures=failures)
+
+
+def _failure_reason(name: str, completion: str, example: Mapping, params: Mapping,
+                    timeout_s: float) -> str:
+  """Why a call failed, by running it once more in this process (for the error message)."""
+  try:
+    with _time_limit(timeout_s):
+      out = get_reward(name)(completion, example, **params)
+    score = float(out.score if isinstance(out, RewardOutput) else out)
+    if not pymath.isfinite(score):
+      return f"non-finite score {score}"
+  except GradingTimeout:
+    return f"timed out after {timeout_s} s"
+  except Exception as e:  # pylint: disable=broad-except
+    return f"{type(e).__name__}: {e}"
+  return "failed only in the reward pool (its worker died or was killed at the time limit)"

@@ -148,10 +148,12 @@ def _make_min_p(cfg: SamplerConfig) -> Processor | None:
 
 
 def _make_tip(cfg: SamplerConfig) -> Processor | None:
-  if not cfg.tip_token_ids or cfg.tip_alpha == 0.0 or cfg.tip_beta <= 0:
+  if not cfg.tip_words or cfg.tip_alpha == 0.0 or cfg.tip_beta <= 0:
     return None
-  return lambda logits, state: tip(logits, state, token_ids=cfg.tip_token_ids,
-                                   alpha=cfg.tip_alpha, beta=cfg.tip_beta)
+  # A multi-token switch word is penalised at its first position: its first token.
+  firsts = tuple(dict.fromkeys(w[0] for w in cfg.tip_words))
+  return lambda logits, state: tip(logits, state, token_ids=firsts, alpha=cfg.tip_alpha,
+                                   beta=cfg.tip_beta)
 
 
 # name -> factory(cfg) returning the processor, or None when the config switches it off.
@@ -186,7 +188,7 @@ def apply_processors(logits_NxV: Array, state: LoopState,
 
 def _forced_table(cfg: SamplerConfig) -> tuple[Array, Array]:
   """Rows FORCE_WAIT-1 ("Wait") and FORCE_END-1 (delimiter + answer prefix), padded; lengths."""
-  seqs = (tuple(cfg.wait_ids), (cfg.think_end_id,) + tuple(cfg.answer_prefix_ids))
+  seqs = (tuple(cfg.wait_ids), cfg.think_end_spellings[0] + tuple(cfg.answer_prefix_ids))
   width = max(len(s) for s in seqs)
   table = [list(s) + [cfg.pad_id] * (width - len(s)) for s in seqs]
   return jnp.asarray(table, jnp.int32), jnp.asarray([len(s) for s in seqs], jnp.int32)
@@ -198,23 +200,32 @@ def budget_force(sampled_N: Array, state: LoopState,
 
   In priority order, per row: reaching `max_think_tokens` while thinking forces the delimiter
   then `answer_prefix_ids` (cutting any "Wait" in progress); a forced sequence in progress
-  emits its next token; sampling the delimiter with fewer than `min_think_tokens` thinking
-  tokens and fewer than `max_waits` waits emits `wait_ids` instead. Otherwise the sampled
-  token stands. Thinking ends when the delimiter is emitted, sampled or forced.
+  emits its next token; with fewer than `min_think_tokens` thinking tokens and fewer than
+  `max_waits` waits, sampling the delimiter's first token (any spelling's) or an end of turn
+  (eos or a stop token) emits `wait_ids` instead (s1). Otherwise the sampled token stands.
+  Thinking ends once a spelling of the delimiter is complete, sampled or forced; the tokens of
+  a forced delimiter and answer prefix are not thinking tokens.
   """
   table_2xQ, lengths_2 = _forced_table(cfg)
+  spellings = cfg.think_end_spellings
   kind_N, pos_N = state.force_kind_N, state.force_pos_N
   thinking_N = state.in_think_N & ~state.done_N
+  ending_N = kind_N == FORCE_END  # A forced delimiter in progress (multi-token).
 
   cut_N = jnp.zeros_like(thinking_N)
   if cfg.max_think_tokens > 0:
-    cut_N = thinking_N & (state.think_tokens_N >= cfg.max_think_tokens)
+    cut_N = thinking_N & ~ending_N & (state.think_tokens_N >= cfg.max_think_tokens)
   kind_N = jnp.where(cut_N, FORCE_END, kind_N)
   pos_N = jnp.where(cut_N, 0, pos_N)
 
   wait_N = jnp.zeros_like(thinking_N)
   if cfg.min_think_tokens > 0:
-    wait_N = (thinking_N & (kind_N == FORCE_NONE) & (sampled_N == cfg.think_end_id)
+    starts = jnp.asarray(tuple(dict.fromkeys(s[0] for s in spellings)), jnp.int32)
+    end_turn = tuple(cfg.stop_token_ids) + ((cfg.eos_id,) if cfg.eos_id >= 0 else ())
+    early_N = jnp.isin(sampled_N, starts)
+    if end_turn:
+      early_N = early_N | jnp.isin(sampled_N, jnp.asarray(end_turn, jnp.int32))
+    wait_N = (thinking_N & (kind_N == FORCE_NONE) & early_N
               & (state.think_tokens_N < cfg.min_think_tokens)
               & (state.num_waits_N < cfg.max_waits))
   kind_N = jnp.where(wait_N, FORCE_WAIT, kind_N)
@@ -230,10 +241,26 @@ def budget_force(sampled_N: Array, state: LoopState,
   new_kind_N = jnp.where(forced_N & ~finished_N, kind_N, FORCE_NONE)
   new_pos_N = jnp.where(new_kind_N != FORCE_NONE, next_pos_N, 0)
 
-  ends_N = thinking_N & (token_N == cfg.think_end_id)
+  ends_N = thinking_N & _completes_any(state.tokens_NxT, state.step, token_N, spellings)
+  counted_N = thinking_N & ~ends_N & ~(forced_N & (kind_N == FORCE_END))
   state = state._replace(
       in_think_N=state.in_think_N & ~ends_N,
-      think_tokens_N=state.think_tokens_N + (thinking_N & ~ends_N).astype(jnp.int32),
+      think_tokens_N=state.think_tokens_N + counted_N.astype(jnp.int32),
       num_waits_N=state.num_waits_N + wait_N.astype(jnp.int32),
       force_kind_N=new_kind_N.astype(jnp.int32), force_pos_N=new_pos_N.astype(jnp.int32))
   return token_N, forced_N, state
+
+
+def _completes_any(tokens_NxT: Array, step: Array, token_N: Array,
+                   seqs: Sequence[tuple[int, ...]]) -> Array:
+  """Rows where `token_N`, emitted at `step` after tokens_NxT[:, :step], ends one of `seqs`."""
+  hit_N = jnp.zeros(token_N.shape, bool)
+  for seq in seqs:
+    ok_N = token_N == seq[-1]
+    if len(seq) > 1:
+      idx_L = step - (len(seq) - 1) + jnp.arange(len(seq) - 1)
+      prev_NxL = jnp.take(tokens_NxT, jnp.maximum(idx_L, 0), axis=1)
+      ok_N = ok_N & jnp.all(prev_NxL == jnp.asarray(seq[:-1], jnp.int32), axis=1) \
+          & jnp.all(idx_L >= 0)
+    hit_N = hit_N | ok_N
+  return hit_N

@@ -15,7 +15,8 @@ How a batch flows:
     budget-forcing rule and the stop checks; the loop exits when every row has stopped.
 
 Stop strings are matched here as token sequences (`stop_sequences`, tokenised by the caller);
-text that tokenises differently inside a completion is cut on the host by the caller.
+text that tokenises differently inside a completion is cut on the host by the caller
+(`stop_text.cut_output`, with the strings in `SamplerConfig.stop_strings`).
 Log-probabilities: `raw_logprobs` is log softmax of the raw model logits (temperature 1, no
 processors) at every emitted token, forced ones included, which is what a full forward pass
 recomputes; `logprobs` is under the processed sampling distribution, and 0 for greedy rows and
@@ -52,6 +53,7 @@ def stop_reason_name(code: int) -> str:
 
 
 _ID_TUPLES = ("stop_token_ids", "wait_ids", "answer_prefix_ids", "tip_token_ids")
+_SEQ_TUPLES = ("stop_sequences", "think_end_seqs", "tip_sequences")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -63,8 +65,12 @@ class SamplerConfig:
   max_think_tokens > 0 cuts thinking at that many tokens by appending think_end_id then
   answer_prefix_ids; min_think_tokens > 0 replaces an early think_end_id by wait_ids, at most
   max_waits times; max_answer_tokens > 0 stops a row (STOP_BUDGET) after that many tokens
-  past the end of thinking. TIP subtracts tip_alpha from the logits of tip_token_ids during the
-  first tip_beta steps of each thought (a thought starts at step 0 and at every switch token).
+  past the end of thinking. TIP subtracts tip_alpha from the logits of tip_token_ids (and of the
+  first token of each multi-token word in tip_sequences) during the first tip_beta steps of
+  each thought (a thought starts at step 0 and at the first token of every switch word, once
+  the word is complete). With think_end_seqs the delimiter may be several tokens: any of its
+  spellings ends thinking, and under min_think_tokens its first token, eos or a stop token is
+  replaced by wait_ids.
   stop_sequences are id sequences tokenised by the caller, who also cuts text-level stop
   strings on the host (a string can tokenise differently inside a completion).
   """
@@ -88,7 +94,15 @@ class SamplerConfig:
   tip_token_ids: tuple[int, ...] = ()
   tip_alpha: float = 0.0
   tip_beta: int = 0
+  # Multi-token delimiters as id sequences (spellings.py gives a tokenizer's spellings):
+  # think_end_seqs are the end-of-thinking delimiter's spellings, the first one forced (used
+  # instead of think_end_id when set); tip_sequences are multi-token thought-switch words.
+  think_end_seqs: tuple[tuple[int, ...], ...] = ()
+  tip_sequences: tuple[tuple[int, ...], ...] = ()
   vocab_limit: int = 0  # Ids >= this are never sampled (padded model vocab); 0 is off.
+  # Stop strings as text: not used on device; callers cut completions at them on the host
+  # with `stop_text.cut_output` (they may tokenise differently in context).
+  stop_strings: tuple[str, ...] = ()
 
   def __post_init__(self):
     def fail(field, msg):
@@ -103,12 +117,17 @@ class SamplerConfig:
 
     for f in _ID_TUPLES:
       object.__setattr__(self, f, as_ids(f, getattr(self, f)))
-    if not isinstance(self.stop_sequences, Sequence):
-      fail("stop_sequences", "must be a sequence of id sequences")
-    seqs = tuple(as_ids("stop_sequences", s) for s in self.stop_sequences)
-    if any(not s for s in seqs):
-      fail("stop_sequences", "must not contain an empty sequence")
-    object.__setattr__(self, "stop_sequences", seqs)
+    for f in ("stop_sequences", "think_end_seqs", "tip_sequences"):
+      if not isinstance(getattr(self, f), Sequence):
+        fail(f, "must be a sequence of id sequences")
+      seqs = tuple(as_ids(f, s) for s in getattr(self, f))
+      if any(not s for s in seqs):
+        fail(f, "must not contain an empty sequence")
+      object.__setattr__(self, f, seqs)
+    if isinstance(self.stop_strings, str) or not all(
+        isinstance(x, str) and x for x in self.stop_strings):
+      fail("stop_strings", "must be a sequence of non-empty strings")
+    object.__setattr__(self, "stop_strings", tuple(self.stop_strings))
     for f in ("temperature", "top_p", "min_p", "tip_alpha"):
       object.__setattr__(self, f, float(getattr(self, f)))
     for f in ("max_new_tokens", "n"):
@@ -128,16 +147,29 @@ class SamplerConfig:
     if not 0.0 <= self.min_p < 1.0:
       fail("min_p", "must be in [0, 1) (0 is off)")
     uses_think = self.min_think_tokens or self.max_think_tokens or self.max_answer_tokens
-    if uses_think and self.think_end_id < 0:
-      fail("think_end_id", "must be set for min/max_think_tokens or max_answer_tokens")
+    if uses_think and not self.think_end_spellings:
+      fail("think_end_id", "must be set (or think_end_seqs) for min/max_think_tokens or "
+           "max_answer_tokens")
     if self.min_think_tokens and (not self.wait_ids or self.max_waits < 1):
       fail("wait_ids", "must be non-empty, with max_waits >= 1, when min_think_tokens > 0")
-    if self.think_end_id in self.wait_ids:
-      fail("wait_ids", "must not contain think_end_id")
+    if set(self.wait_ids) & {s[0] for s in self.think_end_spellings}:
+      fail("wait_ids", "must not contain the first token of the end-of-thinking delimiter")
     if self.max_think_tokens and self.min_think_tokens > self.max_think_tokens:
       fail("min_think_tokens", f"must be <= max_think_tokens ({self.max_think_tokens})")
-    if self.tip_token_ids and self.tip_beta < 1:
-      fail("tip_beta", "must be >= 1 when tip_token_ids are set")
+    if (self.tip_token_ids or self.tip_sequences) and self.tip_beta < 1:
+      fail("tip_beta", "must be >= 1 when tip_token_ids or tip_sequences are set")
+
+  @property
+  def think_end_spellings(self) -> tuple[tuple[int, ...], ...]:
+    """The end-of-thinking delimiter's id sequences, the forced one first; () if none."""
+    if self.think_end_seqs:
+      return self.think_end_seqs
+    return ((self.think_end_id,),) if self.think_end_id >= 0 else ()
+
+  @property
+  def tip_words(self) -> tuple[tuple[int, ...], ...]:
+    """Every thought-switch word as an id sequence (single tokens as length-1 sequences)."""
+    return tuple((i,) for i in self.tip_token_ids) + self.tip_sequences
 
   def check_vocab(self, vocab_size: int):
     """Raises if any configured id is outside the model's vocabulary."""
@@ -145,9 +177,9 @@ class SamplerConfig:
     for f, i in singles.items():
       if i >= vocab_size:
         raise ValueError(f"SamplerConfig.{f}={i} is outside the vocabulary ({vocab_size})")
-    for f in _ID_TUPLES + ("stop_sequences",):
+    for f in _ID_TUPLES + _SEQ_TUPLES:
       v = getattr(self, f)
-      ids = [i for s in v for i in s] if f == "stop_sequences" else list(v)
+      ids = [i for s in v for i in s] if f in _SEQ_TUPLES else list(v)
       if any(i >= vocab_size for i in ids):
         raise ValueError(f"SamplerConfig.{f} has ids outside the vocabulary ({vocab_size}): "
                          f"{v!r}")
@@ -274,7 +306,7 @@ def _decode_step(carry: _Carry, params, model_config: ModelConfig, cfg: SamplerC
   was_thinking_N = state.in_think_N
   forced_N = jnp.zeros_like(active_N)
   token_N = sampled_N
-  if cfg.think_end_id >= 0:
+  if cfg.think_end_spellings:
     token_N, forced_N, state = procs.budget_force(sampled_N, state, cfg)
   token_N = jnp.where(active_N, token_N, cfg.pad_id)
 
@@ -293,9 +325,12 @@ def _decode_step(carry: _Carry, params, model_config: ModelConfig, cfg: SamplerC
   stops_N = active_N & (code_N > 0)
 
   thought_start_N = state.thought_start_N
-  if cfg.tip_token_ids:
-    switch_N = active_N & jnp.isin(token_N, jnp.asarray(cfg.tip_token_ids, jnp.int32))
-    thought_start_N = jnp.where(switch_N, t, thought_start_N)
+  W = recent_NxW.shape[1]
+  for word in cfg.tip_words:
+    # A new thought starts at the first token of a switch word, once the whole word is out.
+    switch_N = active_N & jnp.all(recent_NxW[:, W - len(word):] == jnp.asarray(word, jnp.int32),
+                                  axis=1)
+    thought_start_N = jnp.where(switch_N, t - len(word) + 1, thought_start_N)
 
   def put(buf_NxT, col_N):
     return jax.lax.dynamic_update_slice_in_dim(buf_NxT, col_N[:, None].astype(buf_NxT.dtype),
@@ -337,7 +372,7 @@ def _generate(params, prompt_tokens_BxP, prompt_mask_BxP, keys_B, *, model_confi
       return x
     return nn.with_logical_constraint(x, ("activation_batch",) + (None,) * (x.ndim - 1))
 
-  W = max([len(s) for s in cfg.stop_sequences] + [1])
+  W = max([len(s) for s in cfg.stop_sequences + cfg.tip_words] + [1])
   zeros_N = rows(jnp.zeros((N,), jnp.int32))
   carry = _Carry(
       cache=cache, feed_N=rows(jnp.repeat(tokens_BxP[:, -1], n)),

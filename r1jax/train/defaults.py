@@ -14,7 +14,9 @@ def base_config():
   c.prompts_per_step = 16  # Prompts per RL step; rollouts per step = prompts * group_size.
   c.log_every = 1  # Steps between metric writes.
 
-  c.tokenizer = "char:math"  # 'char:math', a folder with tokenizer.json, or a *.model file.
+  # 'char:math', a folder with tokenizer.json, or a *.model file; '' is the model's own:
+  # model.hf_checkpoint's folder (or init_checkpoint's hf/ folder), else 'char:math'.
+  c.tokenizer = ""
 
   c.model = ml_collections.ConfigDict()
   c.model.preset = "tiny"  # Name in r1jax.models.presets (ignored with hf_checkpoint).
@@ -27,14 +29,26 @@ def base_config():
   c.model.attention_impl = "auto"
 
   c.data = ml_collections.ConfigDict()
-  c.data.source = "arith"  # r1jax.data source: arith, countdown, gsm8k, math500, mixture...
+  c.data.source = "arith"  # r1jax.data source: arith, countdown, gsm8k, math500, mixture...,
+  # or your data: 'file:<path>' (.jsonl/.parquet, '{split}' filled in), 'seqio:<task>',
+  # 'tfds:<dataset>' (data/user_sources.py), its columns named by data.fields.
   c.data.data_dir = ""  # Folder with the benchmark JSONL files (gsm8k/, math500/, ...).
-  c.data.template = "plain"  # Prompt template: plain, r1_zero, qwen_chat, llama3_chat.
+  # Prompt template: plain, r1_zero, qwen_chat, llama3_chat, or 'chat:<folder>' for a
+  # Hugging Face folder's own Jinja2 chat_template (tokenizer_config.json; needs jinja2).
+  c.data.template = "plain"
   c.data.knobs = ml_collections.ConfigDict()  # Source-specific options (difficulty, seed...).
   c.data.train_split = "train"
   c.data.eval_split = "test"
   c.data.eval_source = ""  # Held-out source if different (e.g. train gsm8k, eval math500).
   c.data.max_prompt_len = 32  # Prompt tokens; longer prompts are skipped and counted.
+  # Columns of a 'file:' / 'seqio:' / 'tfds:' source ('' = none); built-in sources ignore it.
+  c.data.fields = ml_collections.ConfigDict()
+  c.data.fields.question = "question"  # The question, rendered with data.template.
+  c.data.fields.answer = "answer"  # The gold answer the rewards grade.
+  c.data.fields.solution = ""  # A reference solution (process_reference reward).
+  c.data.fields.completion = ""  # An SFT target (warm start, sft_main).
+  c.data.fields.id = ""  # Stable example ids; '' numbers the records.
+  c.data.fields.extras = ()  # Columns copied into each example as is (custom rewards).
 
   c.sampler = ml_collections.ConfigDict()
   c.sampler.group_size = 8  # Completions per prompt (GRPO's G).
@@ -113,6 +127,10 @@ def base_config():
   from r1jax.rewards.registry import REWARDS  # pylint: disable=g-import-not-at-top
   c.rewards = ml_collections.ConfigDict({name: 0.0 for name in sorted(REWARDS)})
   c.rewards.math_accuracy = 1.0
+  # Your own rewards: {'pkg.module:function': weight}, resolved by import path in whichever
+  # process grades (r1jax/rewards/custom.py has the function API). A dict, not a ConfigDict:
+  # import paths hold dots.
+  c.rewards.custom = ml_collections.FieldReference({}, field_type=dict)
   c.reward_params = ml_collections.ConfigDict()  # Reward name -> dict of its parameters.
   c.reward_workers = 0  # Grading processes; 0 grades in this process (toy tasks).
   c.reward_timeout_s = 1.0  # Per-completion grading limit (SIGALRM in-process, kill in a pool).

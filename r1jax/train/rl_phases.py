@@ -27,6 +27,7 @@ from r1jax.eval.evaluate import completions_text, example_keys
 from r1jax.rewards import registry as rewards_registry
 from r1jax.rl import advantages as adv_lib
 from r1jax.rl import losses
+from r1jax.sampling import stop_text
 from r1jax.sampling.sampler import STOP_LENGTH
 from r1jax.train import rl_step
 
@@ -118,12 +119,17 @@ class Rollout(NamedTuple):
   host: dict  # Local numpy: tokens, lengths, stop, forced.
 
 
-def rollout(sampler, params, batch, seed: int, step: int, G: int, rows2) -> Rollout:
-  """Samples G completions for each prompt of `batch` (this process's PromptBatch)."""
+def rollout(sampler, params, batch, seed: int, step: int, G: int, rows2,
+            tokenizer=None) -> Rollout:
+  """Samples G completions for each prompt of `batch` (this process's PromptBatch); with a
+  tokenizer, completions are cut at the first text-level stop string (however the tokenizer
+  spelled it in context), so nothing after it is graded or trained on."""
   keys = jax.random.key_data(example_keys(seed, step + 1, batch.examples))
   prompts, pmask, keys = (distributed.global_rows(x, rows2) for x in
                           (batch.prompt_tokens_BxP, batch.prompt_mask_BxP, keys))
   out = sampler(params, prompts, pmask, keys)
+  if tokenizer is not None:
+    out = stop_text.cut_output(out, tokenizer, sampler.cfg.stop_strings)
   host = {"tokens": distributed.local_rows(out.tokens_NxT),
           "lengths": distributed.local_rows(out.lengths_N),
           "stop": distributed.local_rows(out.stop_reason_N),
@@ -143,8 +149,8 @@ def loss_mask(roll: Rollout, config) -> jax.Array:
   return mask
 
 
-def grade(tokenizer, roll: Rollout, specs, pool, timeout_s: float):
-  texts = completions_text(tokenizer, roll.host["tokens"], roll.host["lengths"])
+def grade(tokenizer, roll: Rollout, specs, pool, timeout_s: float, stop_strings=()):
+  texts = completions_text(tokenizer, roll.host["tokens"], roll.host["lengths"], stop_strings)
   return rewards_registry.grade_batch(texts, roll.examples, specs, pool=pool,
                                       timeout_s=timeout_s, num_tokens=roll.host["lengths"])
 
@@ -216,8 +222,9 @@ def dynamic_rollout(sampler, params, data, tokenizer, specs, pool, config, step,
     rounds += 1
     for _ in range(rl.dynamic_oversample):
       batch = data.rl.next()
-      roll = rollout(sampler, params, batch, config.seed, step, G, rows2)
-      graded = grade(tokenizer, roll, specs, pool, config.reward_timeout_s)
+      roll = rollout(sampler, params, batch, config.seed, step, G, rows2, tokenizer)
+      graded = grade(tokenizer, roll, specs, pool, config.reward_timeout_s,
+                     sampler.cfg.stop_strings)
       sampled.append((graded, roll.host["lengths"], roll.host["stop"]))
       B = len(batch.examples)
       groups_seen += B

@@ -23,6 +23,7 @@ from r1jax.rl.algorithms import get_algorithm
 from r1jax.sampling.sampler import Sampler
 from r1jax.train import checkpoint as ckpt_lib
 from r1jax.train import metrics as metrics_lib
+from r1jax.train import publish
 from r1jax.train import resume as resume_lib
 from r1jax.train import rl_phases
 from r1jax.train import rl_step
@@ -66,6 +67,7 @@ def _train_and_evaluate(config, workdir: str) -> dict:
   setup_lib.validate_batching(config, mesh)
   if primary:
     (workdir / "config.json").write_text(config.to_json_best_effort(indent=2))
+  publish.write_run_model_config(workdir, model_config)  # Checkpoint steps load as models.
 
   G, T = config.sampler.group_size, config.sampler.max_new_tokens
   total_opt_steps = config.total_steps * config.rl.num_iterations * config.rl.num_minibatches
@@ -140,6 +142,9 @@ def _train_and_evaluate(config, workdir: str) -> dict:
     extra = {"rl_step": step, "data": data_states, "eval_history": eval_history}
     ckpt.save(step, {"state": state, "ref_params": ref_params}, extra,
               metrics=metrics if ckpt.best_metric else None, force=True)
+    # <workdir>/model at the end, <workdir>/model_best on a new best: what the chain loads.
+    publish.on_checkpoint(workdir, config, model_config, state.params, step, metrics,
+                          eval_history)
 
   if start_step == 0:
     first = run_eval(0)
@@ -164,7 +169,8 @@ def _train_and_evaluate(config, workdir: str) -> dict:
         else:
           with timer("data"):
             batch = data.rl.next()
-          roll = rl_phases.rollout(sampler, state.params, batch, config.seed, step, G, rows2)
+          roll = rl_phases.rollout(sampler, state.params, batch, config.seed, step, G, rows2,
+                                   tok)
       with ctx():
         # Dispatched before grading: the old/reference log-prob passes do not need rewards,
         # so with async dispatch the accelerator computes them while the host grades.
@@ -177,7 +183,8 @@ def _train_and_evaluate(config, workdir: str) -> dict:
           ref_logp, _ = fns.score(ref_params, None, tokens, seg, pos)
       with timer("rewards"):
         if info is None:
-          graded = rl_phases.grade(tok, roll, specs, reward_pool, config.reward_timeout_s)
+          graded = rl_phases.grade(tok, roll, specs, reward_pool, config.reward_timeout_s,
+                                   sampler.cfg.stop_strings)
         step_rewards = step_mask = np.zeros(roll.host["tokens"].shape, np.float32)
         if settings.advantage == "process":
           step_rewards, step_mask = rl_phases.place_step_rewards(

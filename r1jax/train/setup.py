@@ -13,6 +13,7 @@ import jax
 
 from r1jax import distributed, sharding
 from r1jax.models import presets
+from r1jax.rewards import custom as custom_rewards
 from r1jax.rewards import registry as rewards_registry
 from r1jax.rl.algorithms import get_algorithm
 from r1jax.sampling.sampler import SamplerConfig
@@ -36,20 +37,29 @@ def validate_config(config) -> None:
     if config.model.preset not in presets.PRESETS:
       _fail("model.preset", f"unknown preset {config.model.preset!r}; known: "
             f"{sorted(presets.PRESETS)}")
-  for name, weight in config.rewards.items():
-    if name not in rewards_registry.REWARDS:
-      _fail(f"rewards.{name}", f"unknown reward {name!r}; known: "
-            f"{sorted(rewards_registry.REWARDS)}")
-    if not isinstance(weight, (int, float)):
-      _fail(f"rewards.{name}", f"weight must be a number, got {weight!r}")
-  if not any(w for w in config.rewards.values()):
+  weights = _reward_weights(config)
+  for name, weight in weights.items():
+    field = f"rewards.custom[{name!r}]" if custom_rewards.is_path(name) else f"rewards.{name}"
+    if custom_rewards.is_path(name):
+      try:
+        custom_rewards.resolve(name)
+      except ValueError as e:
+        _fail(field, str(e))
+    elif name not in rewards_registry.REWARDS:
+      _fail(field, f"unknown reward {name!r}; known: {sorted(rewards_registry.REWARDS)} "
+            f"(a function of your own goes in rewards.custom as 'pkg.module:function')")
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+      _fail(field, f"weight must be a number, got {weight!r}")
+  if not any(w for w in weights.values()):
     _fail("rewards", "at least one reward needs a non-zero weight")
   try:
     rewards_registry.validate(reward_specs(config))
   except ValueError as e:
     _fail("rewards", str(e))
-  if config.eval.accuracy_reward not in rewards_registry.REWARDS:
-    _fail("eval.accuracy_reward", f"unknown reward {config.eval.accuracy_reward!r}")
+  try:
+    rewards_registry.get_reward(config.eval.accuracy_reward)
+  except ValueError as e:
+    _fail("eval.accuracy_reward", str(e))
   G = config.sampler.group_size
   if G < algo.min_group_size:
     _fail("sampler.group_size", f"{config.rl.algorithm} needs groups of at least "
@@ -153,12 +163,31 @@ def _get(config, dotted: str):
   return node
 
 
+def tokenizer_spec(config) -> str:
+  """config.tokenizer, or when '' the model's own: model.hf_checkpoint's folder, else the hf/
+  folder kept inside model.init_checkpoint (`hf convert`), else 'char:math' (toy models)."""
+  if config.tokenizer:
+    if config.model.hf_checkpoint and str(config.tokenizer).startswith("char:"):
+      _fail("tokenizer", f"{config.tokenizer!r} cannot drive the Hugging Face model "
+            f"{config.model.hf_checkpoint}; leave it '' to use the folder's tokenizer")
+    return config.tokenizer
+  if config.model.hf_checkpoint:
+    return config.model.hf_checkpoint
+  if config.model.init_checkpoint:
+    import pathlib  # pylint: disable=g-import-not-at-top
+    from r1jax.models import locate  # pylint: disable=g-import-not-at-top
+    try:
+      keep = locate.resolve(config.model.init_checkpoint).config_file.parent / "hf"
+    except ValueError:
+      keep = pathlib.Path(config.model.init_checkpoint) / "hf"
+    if (keep / "tokenizer.json").is_file() or (keep / "tokenizer.model").is_file():
+      return str(keep)
+  return "char:math"
+
+
 def load_tokenizer(config):
   from r1jax import tokenizers  # pylint: disable=g-import-not-at-top
-  spec = config.tokenizer
-  if config.model.hf_checkpoint and not spec:
-    spec = config.model.hf_checkpoint
-  return tokenizers.load_tokenizer(spec)
+  return tokenizers.load_tokenizer(tokenizer_spec(config))
 
 
 def build_mesh(config):
@@ -204,9 +233,12 @@ def build_model(config, tokenizer, mesh, rules):
     model_config = dataclasses.replace(model_config, **overrides)
     return model_config, lambda rng: params
   if config.model.init_checkpoint:
-    from r1jax.models import orbax_io  # pylint: disable=g-import-not-at-top
-    model_config, params = orbax_io.load_orbax(config.model.init_checkpoint, mesh=mesh,
-                                               rules=rules)
+    # A model folder, a run workdir (its model/) or a checkpoint step: models/locate.py.
+    from r1jax.models import locate  # pylint: disable=g-import-not-at-top
+    try:
+      model_config, params = locate.load(config.model.init_checkpoint, mesh=mesh, rules=rules)
+    except ValueError as e:
+      _fail("model.init_checkpoint", str(e))
     model_config = dataclasses.replace(model_config, **overrides)
     return model_config, lambda rng: params
   if "vocab_size" not in overrides:
@@ -236,7 +268,7 @@ def build_data(config, tokenizer, process_index: int | None = None,
   d = config.data
   knobs = dict(d.knobs)
   get = lambda split: sources.get_source(d.source, d.data_dir or None, split, d.template,
-                                         **knobs)
+                                         fields=dict(d.fields), **knobs)
   rl = pipeline.RLPromptPipeline(get(d.train_split), config.prompts_per_step, tokenizer,
                                  d.max_prompt_len, config.seed, process_index=pi,
                                  process_count=pc)
@@ -246,7 +278,8 @@ def build_data(config, tokenizer, process_index: int | None = None,
                                config.warm_start.max_len, config.seed + 1, process_index=pi,
                                process_count=pc)
   eval_source = sources.get_source(d.eval_source or d.source, d.data_dir or None, d.eval_split,
-                                   d.template, **(knobs if not d.eval_source else {}))
+                                   d.template, fields=dict(d.fields),
+                                   **(knobs if not d.eval_source else {}))
   eval_examples = pipeline.first_examples(eval_source, config.eval.num_problems)
   return Data(rl, sft, eval_examples)
 
@@ -254,15 +287,18 @@ def build_data(config, tokenizer, process_index: int | None = None,
 class StopTokens(NamedTuple):
   ids: tuple[int, ...]  # Stop strings that are one token (exact).
   sequences: tuple[tuple[int, ...], ...]  # Multi-token stop strings, as the tokenizer spells them.
+  strings: tuple[str, ...] = ()  # Every stop string as text: cut on the host (stop_text.py).
 
 
 def stop_tokens(config, tokenizer) -> StopTokens:
   """config.sampler.stop_strings as token ids, or as id sequences where one token won't do.
 
-  A multi-token stop string is matched as its standalone tokenisation; in context a BPE
-  tokenizer may spell it differently, in which case the row runs on to eos or the budget and
-  grading still reads the first answer.
+  A multi-token stop string is matched on device in its common spellings (standalone, and
+  after a space, '.', '}', ...: `sampling.spellings`), so most rows stop early; in any other
+  context a BPE tokenizer spells it differently, so every caller also cuts completions at the
+  strings on decoded text (`sampling.stop_text.cut_output`).
   """
+  from r1jax.sampling import spellings  # pylint: disable=g-import-not-at-top
   ids, seqs = [], []
   for s in config.sampler.stop_strings:
     i = tokenizer.token_to_id(s)
@@ -272,8 +308,8 @@ def stop_tokens(config, tokenizer) -> StopTokens:
     if len(enc) == 1:
       ids.append(int(enc[0]))
     else:
-      seqs.append(tuple(int(t) for t in enc))
-  return StopTokens(tuple(ids), tuple(seqs))
+      seqs.extend(q for q in spellings.spellings(tokenizer, s) if q not in seqs)
+  return StopTokens(tuple(ids), tuple(seqs), tuple(str(s) for s in config.sampler.stop_strings))
 
 
 def sampler_config(config, tokenizer, stop: StopTokens, model_config) -> SamplerConfig:
@@ -284,10 +320,14 @@ def sampler_config(config, tokenizer, stop: StopTokens, model_config) -> Sampler
   if s.get("think_end", ""):
     ids = tokenizer.token_to_id(s.think_end)
     ids = [ids] if ids is not None else tokenizer.encode(s.think_end)
-    if len(ids) != 1:
-      _fail("sampler.think_end", f"{s.think_end!r} must be one token of this tokenizer, "
-            f"got {ids}")
-    think = dict(think_end_id=int(ids[0]), min_think_tokens=s.min_think_tokens,
+    if not ids:
+      _fail("sampler.think_end", f"{s.think_end!r} encodes to no tokens")
+    if len(ids) == 1:
+      think = dict(think_end_id=int(ids[0]))
+    else:  # A multi-token delimiter: every spelling of it in context ends thinking.
+      from r1jax.sampling import spellings  # pylint: disable=g-import-not-at-top
+      think = dict(think_end_seqs=tuple(spellings.spellings(tokenizer, s.think_end)))
+    think.update(min_think_tokens=s.min_think_tokens,
                  max_think_tokens=s.max_think_tokens,
                  wait_ids=tuple(tokenizer.encode(s.wait)) if s.min_think_tokens else (),
                  max_waits=s.max_waits if s.min_think_tokens else 0,
@@ -295,11 +335,28 @@ def sampler_config(config, tokenizer, stop: StopTokens, model_config) -> Sampler
   return SamplerConfig(max_new_tokens=s.max_new_tokens, eos_id=tokenizer.eos_id,
                        pad_id=tokenizer.pad_id, temperature=s.temperature, top_p=s.top_p,
                        top_k=s.top_k, min_p=s.get("min_p", 0.0), stop_token_ids=stop.ids,
-                       stop_sequences=stop.sequences, n=s.group_size, vocab_limit=limit,
-                       **think)
+                       stop_sequences=stop.sequences, stop_strings=stop.strings,
+                       n=s.group_size, vocab_limit=limit, **think)
+
+
+def _reward_weights(config) -> dict:
+  """Reward name -> weight: the built-ins of config.rewards, then config.rewards.custom's
+  import paths (ConfigDict keys cannot hold dots, so custom ones live in that one dict)."""
+  weights = {k: v for k, v in config.rewards.items() if k != "custom"}
+  extra = config.rewards.get("custom") or {}
+  if not isinstance(extra, dict):
+    _fail("rewards.custom", f"must be a dict of 'pkg.module:function' -> weight, got {extra!r}")
+  for name in extra:
+    if not isinstance(name, str) or not custom_rewards.is_path(name):
+      _fail("rewards.custom", f"key {name!r} is not an import path 'pkg.module:function'")
+  weights.update(extra)
+  return weights
 
 
 def reward_specs(config):
+  """RewardSpecs of every reward with a non-zero weight (custom ones take no params: bind
+  them in your own module)."""
   params = config.reward_params
-  return [rewards_registry.RewardSpec(name, float(w), dict(params.get(name, {})))
-          for name, w in config.rewards.items() if w != 0]
+  return [rewards_registry.RewardSpec(
+              name, float(w), {} if custom_rewards.is_path(name) else dict(params.get(name, {})))
+          for name, w in _reward_weights(config).items() if w != 0]
