@@ -1,10 +1,11 @@
 """Rewards named by import path: in-process and pool agree; a reward failing everywhere stops."""
-import importlib.util
 import json
 import pathlib
 
 import numpy as np
 import pytest
+
+import rl_harness
 
 from r1jax.rewards import custom, registry
 from r1jax.rewards.pool import RewardPool
@@ -16,15 +17,7 @@ RAISES = "custom_reward_fns:always_raises"
 
 
 def _config(**custom_weights):
-  spec = importlib.util.spec_from_file_location("tiny_resume",
-                                                REPO / "tests" / "configs" / "tiny_resume.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  c = module.get_config()
-  c.total_steps = 2
-  c.rl.num_minibatches = 1
-  c.sampler.max_new_tokens = 8
-  c.eval.every = 100
+  c = rl_harness.tiny_config(**{"sampler.max_new_tokens": 8})
   c.rewards.custom = dict(custom_weights)
   return c
 

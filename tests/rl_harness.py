@@ -4,6 +4,7 @@ Built with the same functions `rl_trainer.train_and_evaluate` calls (setup.*, cr
 rl_phases.build_step_fns), so a test of these pieces is a test of the path a run takes.
 """
 import importlib.util
+import json
 import pathlib
 from typing import Any, NamedTuple
 
@@ -79,3 +80,16 @@ def build(config) -> Harness:
 
 def host(tree):
   return jax.tree.map(lambda x: jax.device_get(x), tree)
+
+
+def train_rows(workdir) -> list[dict]:
+  """The RL steps' metric rows of a run (not evals, not the warm start)."""
+  rows = [json.loads(l) for l in (pathlib.Path(workdir) / "metrics.jsonl").read_text().splitlines()]
+  return [r for r in rows if "loss" in r and r["step"] > 0]
+
+
+def checkpoint_state(workdir, step) -> dict:
+  """The saved TrainState of a checkpoint step, as host arrays."""
+  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
+  path = (pathlib.Path(workdir) / "checkpoints" / str(step) / "state").resolve()
+  return ocp.StandardCheckpointer().restore(path)["state"]

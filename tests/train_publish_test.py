@@ -1,11 +1,12 @@
 """grpo_main writes <workdir>/model and model_best, which the recipe mains and hf export load."""
-import importlib.util
 import json
 import pathlib
 
 import jax
 import numpy as np
 import pytest
+
+import rl_harness
 
 from r1jax.models import hf, locate, orbax_io
 from r1jax.train import publish, rl_trainer
@@ -14,15 +15,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _tiny_config():
-  spec = importlib.util.spec_from_file_location("tiny_resume",
-                                                REPO / "tests" / "configs" / "tiny_resume.py")
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  c = module.get_config()
-  c.total_steps = 2
-  c.eval.every = 1
-  c.rl.num_minibatches = 1
-  return c
+  return rl_harness.tiny_config(**{"eval.every": 1})
 
 
 def _leaves(tree):

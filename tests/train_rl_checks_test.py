@@ -4,7 +4,6 @@ Each drives the trainer's own pieces (rl_harness builds them with the trainer's 
 or a whole run, and fails on a specific, plausible bug: a negated advantage, scoring one
 token late, rollouts graded against another prompt's answer, an option that does nothing.
 """
-import json
 
 import jax
 import jax.numpy as jnp
@@ -128,9 +127,7 @@ def test_every_rollout_is_graded_against_its_own_prompt(workers):
 
 
 # ------------------------------------------------------------------ Options change something.
-def _train_rows(workdir):
-  rows = [json.loads(l) for l in (workdir / "metrics.jsonl").read_text().splitlines()]
-  return [r for r in rows if "loss" in r and r["step"] > 0]
+_train_rows = rl_harness.train_rows
 
 
 def test_num_iterations_reuses_rollouts_off_policy(tmp_path):

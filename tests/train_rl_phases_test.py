@@ -4,7 +4,6 @@ One test per RL-core defect: dense advantages with a step mask, sampling tempera
 scored log-probs, the PPO critic's isolation from the policy, KL placement, exact zeros for
 constant groups, gradient-accumulation invariance, DAPO refill, budget-forced tokens.
 """
-import json
 
 import jax
 import jax.numpy as jnp
@@ -18,12 +17,7 @@ from r1jax.train import rl_phases, rl_step, rl_trainer
 from r1jax.train import setup as setup_lib
 
 
-def _rows(workdir):
-  return [json.loads(l) for l in (workdir / "metrics.jsonl").read_text().splitlines()]
-
-
-def _train_rows(workdir):
-  return [r for r in _rows(workdir) if "loss" in r and r["step"] > 0]
+_train_rows = rl_harness.train_rows
 
 
 # ------------------------------------------------------------------ 1. Dense (process) advantages.
@@ -173,9 +167,7 @@ def test_critic_warmup_freezes_the_policy(tmp_path):
   cfg = rl_harness.tiny_config(**{"rl.algorithm": "ppo", "rl.critic": "separate",
                                   "rl.critic_warmup_steps": 1, "checkpoint.every": 1})
   rl_trainer.train_and_evaluate(cfg, str(tmp_path))
-  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
-  load = lambda s: ocp.StandardCheckpointer().restore(
-      (tmp_path / "checkpoints" / str(s) / "state").resolve())["state"]
+  load = lambda s: rl_harness.checkpoint_state(tmp_path, s)
   s0, s1, s2 = load(0), load(1), load(2)
   same = lambda a, b: all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a),
                                                                  jax.tree.leaves(b)))
@@ -309,8 +301,6 @@ def test_dapo_never_steps_on_an_empty_batch(tmp_path):
   (r,) = _train_rows(tmp_path)
   assert r["dapo/padded_groups"] == cfg.prompts_per_step and r["dapo/kept_groups"] == 0
   assert r["dapo/rounds"] == 2 and r["train/skipped_updates"] == 1
-  import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top
-  load = lambda s: ocp.StandardCheckpointer().restore(
-      (tmp_path / "checkpoints" / str(s) / "state").resolve())["state"]
+  load = lambda s: rl_harness.checkpoint_state(tmp_path, s)
   for a, b in zip(jax.tree.leaves(load(0)), jax.tree.leaves(load(1))):
     np.testing.assert_array_equal(a, b)
