@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 TEST_ENV := XLA_FLAGS=--xla_force_host_platform_device_count=8
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install test test-slow test-all demo clean
+.PHONY: install test test-learning test-slow test-all demo clean
 
 $(VENV)/.installed: setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ install: $(VENV)/.installed
 
 test: install
 	$(TEST_ENV) $(PY) -m pytest -q -m "not slow" tests
+
+test-learning: install
+	$(TEST_ENV) $(PY) -m pytest -q -m learning tests
 
 test-slow: install
 	$(TEST_ENV) $(PY) -m pytest -q -m slow tests

@@ -3,7 +3,9 @@ sign is flipped (a test-only patch of the trainer's advantage step), one run per
 
 The warm start (the demo's SFT on sloppy-teacher traces, which stops half its chains one step
 early) is trained once per module and saved as an orbax model that every run starts from, so
-each run costs only its RL steps. Margins were measured on the 2-core CPU (see each test).
+each run costs only its RL steps. Measured on the 2-core CPU at 12 steps (256 held-out
+problems, greedy pass@1 from 0.473): GRPO 0.660 (flipped 0.016), RLOO 0.668 (flipped 0.016);
+the asserted margins (+0.03 learning, -0.05 flipped, at 8 steps) leave room for that.
 """
 import importlib.util
 import json
@@ -18,7 +20,7 @@ from r1jax.train.state import create_state, make_optimizer
 
 import rl_harness
 
-STEPS = 12
+STEPS = 8
 
 
 def _demo_config():
@@ -72,7 +74,7 @@ def _run(warm_model, workdir, algorithm, flip, monkeypatch):
   return summary["start"]["eval/pass@1"], summary["end"]["eval/pass@1"]
 
 
-@pytest.mark.slow
+@pytest.mark.learning
 @pytest.mark.parametrize("algorithm", ["grpo", "rloo", "ppo"])
 def test_rl_learns_and_a_flipped_sign_unlearns(algorithm, warm_model, tmp_path, monkeypatch):
   start, end = _run(warm_model, tmp_path / "normal", algorithm, False, monkeypatch)
