@@ -11,6 +11,7 @@ scaling_<task>.png. The run is r1jax.recipe.test_time.run_from_config.
 """
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -25,10 +26,13 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   del argv
+  t0 = time.time()
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO.
   from r1jax.recipe import test_time  # Imported after flag parsing.
-  test_time.run_from_config(_CONFIG.value, _WORKDIR.value)
+  from r1jax import results
+  outcome = test_time.run_from_config(_CONFIG.value, _WORKDIR.value)
+  results.write(_WORKDIR.value, "eval", outcome, started=t0)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ interruption resumes it. The run is r1jax.recipe.rejection_sampling.run_from_con
 """
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -28,10 +29,13 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   del argv
+  t0 = time.time()
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO.
   from r1jax.recipe import rejection_sampling  # Imported after flag parsing.
-  rejection_sampling.run_from_config(_CONFIG.value, _WORKDIR.value)
+  from r1jax import results
+  outcome = rejection_sampling.run_from_config(_CONFIG.value, _WORKDIR.value)
+  results.write(_WORKDIR.value, "rejection_sampling", outcome, started=t0)
 
 
 if __name__ == "__main__":
