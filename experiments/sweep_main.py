@@ -9,7 +9,8 @@
 Each run goes to DIR/<point>.seed-<s>/ (its main's workdir, full config, results.json); a
 finished run is skipped, so re-running a killed sweep completes it. When every run is done,
 DIR/results.md and DIR/curves.png are written (python -m r1jax.eval.compare DIR redoes them).
-Exit status: 0 all runs finished, 1 a run failed, 2 a bad sweep (nothing was started).
+Flags after "--" go to every run's main unchanged (--config.distributed.enabled=on on a TPU
+slice). Exit status: 0 all runs finished, 1 a run failed, 2 a bad sweep (nothing was started).
 """
 import os
 import sys
@@ -29,7 +30,7 @@ flags.mark_flags_as_required(["sweep", "workdir"])
 
 
 def main(argv):
-  del argv
+  extra = argv[1:]  # After "--": passed to every run's main (e.g. distributed settings).
   from r1jax.eval import compare  # pylint: disable=g-import-not-at-top
   from r1jax.sweep import runner, spec  # pylint: disable=g-import-not-at-top
   try:
@@ -39,7 +40,8 @@ def main(argv):
         print(i, r.name)
       return 0
     out = runner.run_sweep(sweep, name, _WORKDIR.value, parallel=_PARALLEL.value,
-                           dry_run=_DRY_RUN.value, only=_RUN_INDEX.value)
+                           dry_run=_DRY_RUN.value, only=_RUN_INDEX.value,
+                           extra=extra)
   except spec.SweepError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2

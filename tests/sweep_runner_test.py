@@ -37,7 +37,8 @@ def _hand_ci(x, shift=None):
   B = compare.BOOTSTRAP_SAMPLES
 
   def draw(v):
-    return [sum(v[j] for j in row) / len(v) for row in rng.integers(0, len(v), (B, len(v))).tolist()]
+    rows = rng.integers(0, len(v), (B, len(v))).tolist()
+    return [sum(v[j] for j in row) / len(v) for row in rows]
 
   means = draw(x)
   if shift is not None:

@@ -38,14 +38,15 @@ def flag_value(value) -> str:
   return str(value)
 
 
-def command(sweep: spec.Sweep, run: spec.Run, workdir, python: str = sys.executable
-            ) -> list[str]:
-  """The main's command line for one run (what --dry_run prints)."""
+def command(sweep: spec.Sweep, run: spec.Run, workdir, python: str = sys.executable,
+            extra: Sequence[str] = ()) -> list[str]:
+  """The main's command line for one run (what --dry_run prints); `extra` flags go last
+  (machine settings such as --config.distributed.enabled=on: not part of the run's identity)."""
   path, _, arg = sweep.config.partition(":")
   config = str(spec.REPO / path) + (f":{arg}" if arg else "")
   return [python, str(spec.main_path(sweep.main)), f"--config={config}",
           f"--workdir={pathlib.Path(workdir) / run.name}",
-          *[f"--config.{k}={flag_value(v)}" for k, v in run.overrides.items()]]
+          *[f"--config.{k}={flag_value(v)}" for k, v in run.overrides.items()], *extra]
 
 
 def describe(sweep: spec.Sweep, name: str, runs: Sequence[spec.Run]) -> dict:
@@ -95,7 +96,7 @@ class Outcome:
 
 def run_sweep(sweep: spec.Sweep, name: str, workdir, parallel: int = 1, dry_run: bool = False,
               only: Sequence[int] | None = None, python: str = sys.executable,
-              log: Callable[[str], object] = print) -> Outcome:
+              extra: Sequence[str] = (), log: Callable[[str], object] = print) -> Outcome:
   """Runs every unfinished run (or the runs at indices `only`); returns what happened."""
   if parallel < 1:
     raise spec.SweepError(f"--parallel must be >= 1, got {parallel}")
@@ -106,7 +107,7 @@ def run_sweep(sweep: spec.Sweep, name: str, workdir, parallel: int = 1, dry_run:
     if bad:
       raise spec.SweepError(f"--run_index {bad} out of range: the sweep has {len(runs)} runs")
   todo = [runs[i] for i in only] if only is not None else runs
-  cmds = {r.name: command(sweep, r, workdir, python) for r in todo}
+  cmds = {r.name: command(sweep, r, workdir, python, extra) for r in todo}
   if dry_run:
     import shlex  # pylint: disable=g-import-not-at-top
     for r in todo:
