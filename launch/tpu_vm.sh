@@ -83,7 +83,8 @@ esac
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 name="${TPU_NAME:-}" zone="${TPU_ZONE:-}" project="${TPU_PROJECT:-}"
 accelerator="${TPU_ACCELERATOR:-}" version="${TPU_RUNTIME_VERSION:-}"
-spot=0 config="" sweep="" run_index="" workdir="" entry="experiments/grpo_main.py" git_repo="" ref="" worker=0
+spot=0 config="" sweep="" run_index="" workdir="" entry="experiments/grpo_main.py" git_repo=""
+ref="" worker=0
 detach=0
 while [[ $# -gt 0 ]]; do
   case "$1" in

@@ -1,6 +1,7 @@
 """The smoke variant of every committed sweep through experiments/sweep_main.py (real RL runs,
 slow: minutes each on a 2-core CPU): every run finishes, a re-run skips them all, and a sweep
 killed mid-run completes on a re-run with the results of an uninterrupted sweep."""
+import json
 import os
 import pathlib
 import signal
@@ -43,6 +44,9 @@ def test_smoke_runs_then_rerun_skips_everything(path, tmp_path):
   assert rc == 0, log[-4000:]
   runs = spec.expand(spec.load(f"{path}:smoke")[0])
   assert all(results.is_finished(tmp_path / r.name) for r in runs)
+  # Every eval logged its completions table (samples.jsonl beside TensorBoard's text).
+  rows = (tmp_path / runs[0].name / "samples.jsonl").read_text().splitlines()
+  assert {json.loads(l)["step"] for l in rows} == {0, 1, 2}
   md = (tmp_path / "results.md").read_text()
   assert all(f"| {r.point} | 2 |" in md for r in runs) and (tmp_path / "curves.png").is_file()
   rc, log = _sweep_main(f"{path}:smoke", tmp_path)
