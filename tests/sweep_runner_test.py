@@ -143,9 +143,9 @@ def test_killed_sweep_resumes_to_the_same_results(tmp_path):
   f = _sweep_file(tmp_path, 0.15)
   rc, _ = _sweep_main(f, tmp_path / "straight")
   assert rc == 0
-  rc, _ = _sweep_main(f, tmp_path / "killed", kill_on="run rate-b.seed-0: started")
+  rc, _ = _sweep_main(f, tmp_path / "killed", kill_on="run rate-a.seed-1: started")
   assert rc == -signal.SIGKILL
-  assert not results.is_finished(tmp_path / "killed" / "rate-b.seed-0")
+  assert not results.is_finished(tmp_path / "killed" / "rate-a.seed-1")
   rc, log = _sweep_main(f, tmp_path / "killed")
   assert rc == 0, log
   assert log.count("finished, skipped") == 2 and "2 finished, 2 skipped, 0 failed" in log

@@ -59,12 +59,12 @@ def test_killed_smoke_sweep_completes_with_identical_results(tmp_path):
   sweep = f"{REPO / 'experiments' / 'sweeps' / 'kl.py'}:smoke"
   rc, log = _sweep_main(sweep, tmp_path / "straight")
   assert rc == 0, log[-4000:]
-  rc, _ = _sweep_main(sweep, tmp_path / "killed", kill_run="beta-0.01.seed-0")
+  rc, _ = _sweep_main(sweep, tmp_path / "killed", kill_run="beta-0.seed-1")
   assert rc == -signal.SIGKILL
-  assert not results.is_finished(tmp_path / "killed" / "beta-0.01.seed-0")
+  assert not results.is_finished(tmp_path / "killed" / "beta-0.seed-1")
   rc, log = _sweep_main(sweep, tmp_path / "killed")
-  assert rc == 0 and "2 skipped" in log, log[-4000:]
-  assert "Resumed from" in (tmp_path / "killed" / "beta-0.01.seed-0" / "log.txt").read_text()
+  assert rc == 0 and "3 skipped" in log, log[-4000:]
+  assert "Resumed from" in (tmp_path / "killed" / "beta-0.seed-1" / "log.txt").read_text()
   for r in spec.expand(spec.load(sweep)[0]):
     a, b = (results.read(tmp_path / d / r.name) for d in ("straight", "killed"))
     for key in ("final", "best", "history", "train"):

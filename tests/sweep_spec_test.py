@@ -34,7 +34,7 @@ def test_product_and_zip_name_points_and_merge_overrides():
 
 def test_expand_applies_base_point_then_seed_overrides():
   runs = spec.expand(_sweep(overrides={"total_steps": 3}))
-  assert [r.name for r in runs] == ["kl-0.seed-0", "kl-0.seed-1", "kl-1.seed-0", "kl-1.seed-1"]
+  assert [r.name for r in runs] == ["kl-0.seed-0", "kl-1.seed-0", "kl-0.seed-1", "kl-1.seed-1"]
   assert runs[3].overrides == {"total_steps": 3, "rl.kl_coef": 0.01, "seed": 1}
 
 

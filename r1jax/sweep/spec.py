@@ -189,8 +189,10 @@ def expand(sweep: Sweep) -> list[Run]:
   base = base_config(sweep)
   validate = _VALIDATORS.get(sweep.main)
   runs = []
-  for p in points:
-    for seed in seeds:
+  # Seed-major: a sweep stopped part-way has every point at its first seeds, not some points
+  # with all seeds and others with none.
+  for seed in seeds:
+    for p in points:
       name = f"{p.name}.seed-{seed}"
       overrides = {**sweep.overrides, **p.overrides, sweep.seed_field: seed}
       config = apply_overrides(base, overrides, f"run {name}")
