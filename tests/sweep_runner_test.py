@@ -155,3 +155,17 @@ def test_killed_sweep_resumes_to_the_same_results(tmp_path):
       assert a[key] == b[key], (run, key)
   md = lambda d: (tmp_path / d / "results.md").read_text().split("wall_time")[0]
   assert md("straight") == md("killed")
+
+
+def test_overrides_of_every_kind_reach_the_main_unchanged(tmp_path):
+  """Each override, written as a flag by the runner, parsed back by the main's config_flags."""
+  overrides = {"stop": ("</answer>", "\n\n", "a b"), "name": "", "flag": False,
+               "nested.depth": 3, "nested.ratio": 3e-4, "rate": 1}
+  sweep = spec.Sweep(config=f"{FIXTURES}/toy_config.py", main=f"{FIXTURES}/toy_main.py",
+                     overrides=overrides, seeds=(4,))
+  out = runner.run_sweep(sweep, "kinds", tmp_path, log=lambda s: None)
+  assert out.finished == ["base.seed-4"]
+  c = json.loads((tmp_path / "base.seed-4" / "config.json").read_text())
+  assert c["stop"] == list(overrides["stop"]) and c["name"] == "" and c["flag"] is False
+  assert c["nested"] == {"depth": 3, "ratio": 3e-4} and c["seed"] == 4
+  assert c["rate"] == 1.0 and isinstance(c["rate"], float)  # An int into a float field.

@@ -84,3 +84,4 @@ def test_dry_run_prints_each_command_and_writes_nothing(tmp_path):
   assert len(lines) == 4 and not (tmp_path / "w").exists()
   assert "--config.rl.kl_coef=0.01" in lines[3] and "--config.seed=1" in lines[3]
   assert f"--workdir={tmp_path / 'w' / 'kl-1.seed-1'}" in lines[3]
+
