@@ -94,11 +94,14 @@ def test_sweep_runs_skips_and_matches_a_hand_computation(tmp_path):
   assert all(l.endswith("finished, skipped") for l in lines)
   assert {p.parent.name: p.read_bytes() for p in tmp_path.glob("*/results.json")} == before
 
-  # A changed sweep in the same workdir is refused before anything runs.
+  # A changed sweep in the same workdir is refused before anything runs (finished runs of
+  # the old definition are not skipped as if they were the new one's).
   (tmp_path / "rate-b.seed-2" / "results.json").unlink()
-  with pytest.raises(spec.SweepError, match="other overrides"):
+  sweep_json = (tmp_path / "sweep.json").read_text()
+  with pytest.raises(spec.SweepError, match="rate-b.seed-0.*other overrides"):
     runner.run_sweep(_sweep(rate_b=0.3), "toy", tmp_path, log=lambda s: None)
   assert not (tmp_path / "rate-b.seed-2" / "results.json").exists()
+  assert (tmp_path / "sweep.json").read_text() == sweep_json
 
 
 def test_compare_cli_reaggregates_with_another_baseline(tmp_path):

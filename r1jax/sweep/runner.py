@@ -59,19 +59,25 @@ def describe(sweep: spec.Sweep, name: str, runs: Sequence[spec.Run]) -> dict:
                     "overrides": dict(r.overrides)} for r in runs]}
 
 
-def _claim(run_dir: pathlib.Path, run: spec.Run, cmd: list[str]) -> None:
-  """Writes sweep_run.json; a directory made by a different run definition is refused (a
-  changed sweep must not silently mix old and new results)."""
-  record = {"name": run.name, "overrides": json.loads(json.dumps(dict(run.overrides))),
-            "command": cmd}
+def _record(run: spec.Run, cmd: list[str]) -> dict:
+  return {"name": run.name, "overrides": json.loads(json.dumps(dict(run.overrides))),
+          "command": cmd}
+
+
+def _check_claim(run_dir: pathlib.Path, run: spec.Run) -> None:
+  """A directory made by a different run definition is refused, finished or not (a changed
+  sweep must not silently mix old and new results, nor skip runs it never made)."""
   path = run_dir / RUN_FILE
   if path.is_file():
     old = json.loads(path.read_text())
-    if old.get("overrides") != record["overrides"]:
+    if old.get("overrides") != _record(run, [])["overrides"]:
       raise spec.SweepError(f"{path}: this run was started with other overrides "
                             f"({old.get('overrides')}); use a new --workdir or delete it")
+
+
+def _claim(run_dir: pathlib.Path, run: spec.Run, cmd: list[str]) -> None:
   run_dir.mkdir(parents=True, exist_ok=True)
-  path.write_text(json.dumps(record, indent=2))
+  (run_dir / RUN_FILE).write_text(json.dumps(_record(run, cmd), indent=2))
 
 
 def _env(workdir: pathlib.Path) -> dict:
@@ -113,6 +119,8 @@ def run_sweep(sweep: spec.Sweep, name: str, workdir, parallel: int = 1, dry_run:
     for r in todo:
       log(shlex.join(cmds[r.name]))
     return Outcome([], [], [])
+  for r in todo:  # Every directory checked before anything is written or started.
+    _check_claim(workdir / r.name, r)
   workdir.mkdir(parents=True, exist_ok=True)
   (workdir / SWEEP_FILE).write_text(json.dumps(describe(sweep, name, runs), indent=2))
   out = Outcome([], [], [])
