@@ -128,6 +128,9 @@ def table(sweep: Mapping, by_point: Mapping[str, list], baseline: str = "") -> s
         d = float(np.mean(np.asarray(a, np.float64)) - np.mean(np.asarray(b, np.float64)))
         cells.append(f"{'+' if d >= 0 else ''}{_fmt(d)} [{_fmt(lo)}, {_fmt(hi)}]")
       lines.append("| " + " | ".join(cells) + " |")
+  if any(m == "wall_time_s" for m, _ in metrics):
+    lines += ["", "wall_time_s: seconds of a run's last invocation (a run resumed after an "
+              "interruption counts only the part after its restart)."]
   missing = [r["name"] for r in sweep["runs"]
              if all(r["seed"] != s for s, _ in by_point[r["point"]])]
   if missing:
