@@ -85,3 +85,8 @@ def test_dry_run_prints_each_command_and_writes_nothing(tmp_path):
   assert "--config.rl.kl_coef=0.01" in lines[3] and "--config.seed=1" in lines[3]
   assert f"--workdir={tmp_path / 'w' / 'kl-1.seed-1'}" in lines[3]
 
+
+
+def test_unknown_variant_is_a_sweep_error():
+  with pytest.raises(spec.SweepError, match="kl.py: get_sweep\\('tiny'\\).*unknown sweep variant"):
+    spec.load(str(REPO / "experiments" / "sweeps" / "kl.py") + ":tiny")

@@ -126,7 +126,10 @@ def load(spec: str) -> tuple[Sweep, str]:
   module_spec.loader.exec_module(module)
   if not hasattr(module, "get_sweep"):
     raise SweepError(f"{file}: defines no get_sweep(arg=None)")
-  sweep = module.get_sweep(arg or None)
+  try:
+    sweep = module.get_sweep(arg or None)
+  except (ValueError, TypeError, KeyError) as e:  # A bad variant or a bad Sweep field.
+    raise SweepError(f"{file}: get_sweep({arg or None!r}): {e}") from e
   if not isinstance(sweep, Sweep):
     raise SweepError(f"{file}: get_sweep must return r1jax.sweep.spec.Sweep, got "
                      f"{type(sweep).__name__}")
