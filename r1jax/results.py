@@ -159,6 +159,7 @@ def read(path) -> dict:
   fix = lambda d: {k: back.get(v, v) if isinstance(v, str) else v for k, v in d.items()}
   res["final"], res["best"] = fix(res["final"]), fix(res["best"])
   res["train"] = fix(res.get("train", {}))
+  res["wall_time_s"] = fix({"w": res.get("wall_time_s", "nan")})["w"]
   res["history"] = [fix(h) for h in res["history"]]
   return res
 
