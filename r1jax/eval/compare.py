@@ -7,7 +7,7 @@ metrics, and each run's DIR/<run>/results.json (r1jax/results.py) holds its numb
 finished runs count; a point's row says how many seeds it has.
 
 Statistics, per point and metric, over the point's seeds x_1..x_n:
-  mean, std (n-1 denominator; '-' for one seed),
+  mean, std (n-1 denominator; '-' for one seed, and so is the CI),
   95% CI of the mean: percentile bootstrap, B resamples of n seeds with replacement drawn by
     numpy.random.default_rng(seed) as rng.integers(0, n, (B, n)); the 2.5th and 97.5th
     percentiles of the resampled means (numpy's default linear interpolation);
@@ -59,8 +59,11 @@ def summarize(x: Sequence[float]) -> dict:
   if not x:
     return {"n": 0, "mean": math.nan, "std": math.nan, "ci": (math.nan, math.nan)}
   arr = np.asarray(x, np.float64)
+  # One seed has no spread: its std and CI are '-' (a bootstrap of one value is that value).
+  one = len(x) < 2
   return {"n": len(x), "mean": float(arr.mean()),
-          "std": float(arr.std(ddof=1)) if len(x) > 1 else math.nan, "ci": bootstrap_ci(arr)}
+          "std": math.nan if one else float(arr.std(ddof=1)),
+          "ci": (math.nan, math.nan) if one else bootstrap_ci(arr)}
 
 
 def metric_value(res: Mapping, metric: str, kind: str) -> float:
@@ -124,7 +127,7 @@ def table(sweep: Mapping, by_point: Mapping[str, list], baseline: str = "") -> s
         if not a or not b:
           cells.append("-")
           continue
-        lo, hi = bootstrap_diff_ci(a, b)
+        lo, hi = bootstrap_diff_ci(a, b) if min(len(a), len(b)) > 1 else (math.nan, math.nan)
         d = float(np.mean(np.asarray(a, np.float64)) - np.mean(np.asarray(b, np.float64)))
         cells.append(f"{'+' if d >= 0 else ''}{_fmt(d)} [{_fmt(lo)}, {_fmt(hi)}]")
       lines.append("| " + " | ".join(cells) + " |")
