@@ -9,6 +9,7 @@ r1jax.recipe.expert_iteration.run.
 """
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -23,13 +24,16 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   del argv
+  t0 = time.time()
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO.
   from r1jax.recipe import expert_iteration  # Imported after flag parsing.
+  from r1jax import results
   from r1jax.train import exit_status, workdir_lock
   # One run per workdir; exit status 0 finished, 1 failed, 75 preempted (rerun to resume).
   with exit_status.guard(), workdir_lock.hold(_WORKDIR.value):
-    expert_iteration.run(_CONFIG.value, _WORKDIR.value)
+    outcome = expert_iteration.run(_CONFIG.value, _WORKDIR.value)
+    results.write(_WORKDIR.value, "expert_iteration", outcome, started=t0)
 
 
 if __name__ == "__main__":

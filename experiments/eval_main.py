@@ -11,6 +11,7 @@ scaling_<task>.png. The run is r1jax.recipe.test_time.run_from_config.
 """
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -25,13 +26,16 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   del argv
+  t0 = time.time()
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO.
   from r1jax.recipe import test_time  # Imported after flag parsing.
+  from r1jax import results
   from r1jax.train import exit_status, workdir_lock
   # One run per workdir; exit status 0 finished, 1 failed, 75 preempted (rerun to resume).
   with exit_status.guard(), workdir_lock.hold(_WORKDIR.value):
-    test_time.run_from_config(_CONFIG.value, _WORKDIR.value)
+    outcome = test_time.run_from_config(_CONFIG.value, _WORKDIR.value)
+    results.write(_WORKDIR.value, "eval", outcome, started=t0)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ run the same command on every host (launch/ has TPU VM and SLURM scripts; BUILD.
 """
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -23,13 +24,15 @@ flags.mark_flags_as_required(["config", "workdir"])
 
 def main(argv):
   del argv
+  t0 = time.time()
   if not flags.FLAGS["verbosity"].present:
     logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO.
-  from r1jax import distributed  # Imported after flag parsing (keeps --help fast).
+  from r1jax import distributed, results  # Imported after flag parsing (keeps --help fast).
   from r1jax.train import exit_status, rl_trainer
   # Exit status 0 finished, 1 failed, 75 preempted (requeue): r1jax/train/exit_status.py.
   with distributed.fail_fast(), exit_status.guard():  # fail_fast: one failing process stops
-    rl_trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)  # every process promptly.
+    outcome = rl_trainer.train_and_evaluate(_CONFIG.value, _WORKDIR.value)  # all promptly.
+    results.write(_WORKDIR.value, "rl", outcome, started=t0)
 
 
 if __name__ == "__main__":

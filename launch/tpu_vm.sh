@@ -36,6 +36,10 @@ Options:
                          every worker writes its own shards of each checkpoint there
   --entry FILE           run: entry point relative to the code dir (default
                          experiments/grpo_main.py)
+  --sweep FILE[:VARIANT] run: one run of a sweep (experiments/sweeps/*.py) on this slice,
+  --run-index I          instead of --config: experiments/sweep_main.py --run_index=I (the
+                         index from 'sweep_main.py --list'); one slice per run, each with its
+                         own --name; --workdir is the sweep directory
   --repo URL, --ref REF  copy: clone this repository (at REF) instead of shipping the checkout
   --worker N             logs/ssh: which worker (default 0)
   --detach               run: do not stream; follow later with 'logs'
@@ -79,7 +83,8 @@ esac
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 name="${TPU_NAME:-}" zone="${TPU_ZONE:-}" project="${TPU_PROJECT:-}"
 accelerator="${TPU_ACCELERATOR:-}" version="${TPU_RUNTIME_VERSION:-}"
-spot=0 config="" workdir="" entry="experiments/grpo_main.py" git_repo="" ref="" worker=0
+spot=0 config="" sweep="" run_index="" workdir="" entry="experiments/grpo_main.py" git_repo=""
+ref="" worker=0
 detach=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -91,6 +96,8 @@ while [[ $# -gt 0 ]]; do
     --spot) spot=1; shift ;;
     --config) config="${2:?--config needs a value}"; shift 2 ;;
     --workdir) workdir="${2:?--workdir needs a value}"; shift 2 ;;
+    --sweep) sweep="${2:?--sweep needs a value}"; shift 2 ;;
+    --run-index) run_index="${2:?--run-index needs a value}"; shift 2 ;;
     --entry) entry="${2:?--entry needs a value}"; shift 2 ;;
     --repo) git_repo="${2:?--repo needs a value}"; shift 2 ;;
     --ref) ref="${2:?--ref needs a value}"; shift 2 ;;
@@ -111,9 +118,16 @@ if [[ "$cmd" == create ]]; then
   [[ -n "$version" ]] || die "--version (or TPU_RUNTIME_VERSION) is required for create"
 fi
 if [[ "$cmd" == run ]]; then
-  [[ -n "$config" ]] || die "--config is required for run"
+  [[ -n "$config" || -n "$sweep" ]] || die "--config (or --sweep) is required for run"
+  [[ -z "$config" || -z "$sweep" ]] || die "--config and --sweep exclude each other"
   [[ -n "$workdir" ]] || die "--workdir is required for run"
-  [[ -f "$repo/${config%%:*}" ]] || die "config file '${config%%:*}' not found in $repo"
+  if [[ -n "$sweep" ]]; then
+    [[ -f "$repo/${sweep%%:*}" ]] || die "sweep file '${sweep%%:*}' not found in $repo"
+    [[ "$run_index" =~ ^[0-9]+$ ]] || die "--run-index (a number) is required with --sweep"
+    entry="experiments/sweep_main.py"
+  else
+    [[ -f "$repo/${config%%:*}" ]] || die "config file '${config%%:*}' not found in $repo"
+  fi
   [[ -f "$repo/$entry" ]] || die "entry point '$entry' not found in $repo"
 fi
 [[ -z "$ref" || -n "$git_repo" ]] || die "--ref needs --repo"
@@ -180,6 +194,9 @@ $q_venv/bin/python -c 'import jax, r1jax; print(\"jax\", jax.__version__)'"
     ;;
   run)
     flags=(--config="$config" --workdir="$workdir" --config.distributed.enabled=on "${extra[@]}")
+    # A sweep run: the runner starts the run's main with the flags after "--".
+    [[ -n "$sweep" ]] && flags=(--sweep="$sweep" --workdir="$workdir" --run_index="$run_index"
+                                -- --config.distributed.enabled=on "${extra[@]}")
     line="cd $q_dir && $q_venv/bin/python"
     line="$line $(printf '%q' "$entry")$(printf ' %q' "${flags[@]}")"
     if [[ "$detach" == 1 ]]; then

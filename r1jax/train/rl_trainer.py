@@ -17,7 +17,7 @@ import numpy as np
 
 from r1jax import distributed, sharding
 from r1jax.data import pipeline as pipeline_lib
-from r1jax.eval import plots
+from r1jax.eval import plots, samples_log
 from r1jax.eval.evaluate import Evaluator
 from r1jax.rl.algorithms import get_algorithm
 from r1jax.sampling.sampler import Sampler
@@ -131,6 +131,7 @@ def _train_and_evaluate(config, workdir: str) -> dict:
       res = evaluator.evaluate(state.params)
     eval_history.append({"step": step, **res.metrics})
     writer.write(step, res.metrics)
+    samples_log.write(workdir, step, res.samples, jax.process_index())  # TensorBoard text
     _say(f"eval @ RL step {step}: " + ", ".join(f"{k} {v:.4f}" for k, v in
                                                    res.metrics.items()), flush=True)
     return res.metrics
