@@ -51,6 +51,8 @@ def test_tokenizer_defaults_to_the_model_folder(tmp_path):
   assert setup.tokenizer_spec(c) == "char:math"
   c.model.hf_checkpoint = str(tmp_path)
   assert setup.tokenizer_spec(c) == str(tmp_path)
-  c.tokenizer = "char:math"
+  c.tokenizer = "char:math"  # A weights-only folder may take an explicit toy tokenizer ...
+  assert setup.tokenizer_spec(c) == "char:math"
+  (tmp_path / "tokenizer.json").write_text("{}")  # ... but not one that ships its own.
   with pytest.raises(setup.ConfigError, match="config.tokenizer"):
     setup.tokenizer_spec(c)

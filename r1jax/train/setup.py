@@ -163,11 +163,21 @@ def _get(config, dotted: str):
   return node
 
 
+def _has_tokenizer(folder) -> bool:
+  """Whether a Hugging Face folder ships its own tokenizer (a weights-only folder, like the
+  tests' parity fixtures, may be driven by an explicit toy tokenizer)."""
+  import pathlib  # pylint: disable=g-import-not-at-top
+  d = pathlib.Path(folder)
+  return any((d / f).exists() for f in ("tokenizer.json", "tokenizer.model",
+                                         "tokenizer_config.json"))
+
+
 def tokenizer_spec(config) -> str:
   """config.tokenizer, or when '' the model's own: model.hf_checkpoint's folder, else the hf/
   folder kept inside model.init_checkpoint (`hf convert`), else 'char:math' (toy models)."""
   if config.tokenizer:
-    if config.model.hf_checkpoint and str(config.tokenizer).startswith("char:"):
+    if (config.model.hf_checkpoint and str(config.tokenizer).startswith("char:")
+        and _has_tokenizer(config.model.hf_checkpoint)):
       _fail("tokenizer", f"{config.tokenizer!r} cannot drive the Hugging Face model "
             f"{config.model.hf_checkpoint}; leave it '' to use the folder's tokenizer")
     return config.tokenizer
