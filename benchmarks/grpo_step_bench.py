@@ -59,7 +59,7 @@ from r1jax.rl.algorithms import get_algorithm
 from r1jax.sampling.sampler import Sampler
 from r1jax.train import rl_phases, rl_step
 from r1jax.train import setup as setup_lib
-from r1jax.train.state import create_state, make_optimizer
+from r1jax.train.state import create_state
 
 _CONFIG_FILE = pathlib.Path(__file__).resolve().parents[1] / "experiments/configs/arith_tiny.py"
 STAGES = ("sampling", "rewards", "logprobs", "update")
@@ -114,10 +114,7 @@ class Step:
     self.score_rows = score_rows or self.N
     if self.N % self.score_rows:
       raise ValueError(f"--score_rows {score_rows} must divide the {self.N} rollouts")
-    total = c.total_steps * c.rl.num_iterations * c.rl.num_minibatches
-    self.optimizer = make_optimizer(c.optim.lr, c.optim.schedule, c.optim.warmup_steps, total,
-                                    c.optim.weight_decay, c.optim.grad_clip, c.optim.b1,
-                                    c.optim.b2)
+    self.optimizer, _ = rl_phases.optimizers(c, self.algo)
     p_shard = sharding.param_shardings(self.model_config, self.mesh, self.rules)
     self.state, state_shard = create_state(init_fn, self.optimizer, c.seed, self.mesh, p_shard)
     self.ref_params = jax.tree.map(jnp.copy, self.state.params)

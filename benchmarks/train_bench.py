@@ -47,7 +47,7 @@ import flops
 from r1jax import sharding
 from r1jax.models import attention, presets
 from r1jax.train import sft_trainer
-from r1jax.train.state import create_state, make_optimizer
+from r1jax.train.state import create_state, optimizer_from_config
 
 
 def parse_mesh(spec: str) -> dict[str, int]:
@@ -103,7 +103,7 @@ def bench_case(preset: str, remat: str, seq_len: int, batch: int, attn: str, arg
   rows = mesh.shape["data"] * mesh.shape["fsdp"]
   if batch % rows:
     raise ValueError(f"--batch {batch} cannot be split over mesh data*fsdp = {rows} devices")
-  optimizer = make_optimizer(args.lr)
+  optimizer = optimizer_from_config({"lr": args.lr}, 1)
   state, state_shardings = create_state(
       lambda r: sharding.init_params(mc, r, mesh), optimizer, seed=0, mesh=mesh,
       param_shardings=sharding.param_shardings(mc, mesh))

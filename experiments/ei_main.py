@@ -7,14 +7,10 @@ Writes <workdir>/round_<r>/ (dataset, union, model, eval.json), ei_summary.md/.j
 ei_pass_at_1.png; rerunning the same command resumes after an interruption. The run is
 r1jax.recipe.expert_iteration.run.
 """
-import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from absl import app, flags, logging  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
+from absl import app, flags, logging
+from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.",
                                           lock_config=True)

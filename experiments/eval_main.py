@@ -9,14 +9,10 @@ Greedy and sampled pass@1, pass@k, maj@k, token counts, a budget-forcing sweep, 
 overthinking efficiency per task: <workdir>/eval_summary.md/.json, budget_<task>.png and
 scaling_<task>.png. The run is r1jax.recipe.test_time.run_from_config.
 """
-import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from absl import app, flags, logging  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
+from absl import app, flags, logging
+from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.",
                                           lock_config=True)

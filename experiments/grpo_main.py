@@ -6,14 +6,10 @@
 Only flags are parsed here; the run is r1jax.train.rl_trainer.train_and_evaluate. Multi-host:
 run the same command on every host (launch/ has TPU VM and SLURM scripts; BUILD.md).
 """
-import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from absl import app, flags, logging  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
+from absl import app, flags, logging
+from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.",
                                           lock_config=True)

@@ -12,14 +12,10 @@ The dataset is <workdir>/data.jsonl with dataset_info.json (provenance, counts);
 finished only once <workdir>/COMPLETE exists, and rerunning the same command after an
 interruption resumes it. The run is r1jax.recipe.rejection_sampling.run_from_config.
 """
-import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from absl import app, flags, logging  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
+from absl import app, flags, logging
+from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.",
                                           lock_config=True)

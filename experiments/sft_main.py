@@ -9,14 +9,10 @@
 The model goes to <workdir>/model (use it as --config.model.init_checkpoint elsewhere);
 rerunning the same command resumes an interrupted run. The run is r1jax.recipe.sft.run.
 """
-import os
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from absl import app, flags, logging  # noqa: E402
-from ml_collections import config_flags  # noqa: E402
+from absl import app, flags, logging
+from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file("config", None, "Experiment config file.",
                                           lock_config=True)

@@ -12,12 +12,9 @@ DIR/results.md and DIR/curves.png are written (python -m r1jax.eval.compare DIR 
 Flags after "--" go to every run's main unchanged (--config.distributed.enabled=on on a TPU
 slice). Exit status: 0 all runs finished, 1 a run failed, 2 a bad sweep (nothing was started).
 """
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from absl import app, flags  # noqa: E402
+from absl import app, flags
 
 _SWEEP = flags.DEFINE_string("sweep", None, "Sweep file, path/to/sweep.py[:variant].")
 _WORKDIR = flags.DEFINE_string("workdir", None, "One directory per run, results.md, curves.png.")

@@ -15,7 +15,7 @@ from r1jax.rl.algorithms import get_algorithm
 from r1jax.sampling.sampler import Sampler
 from r1jax.train import rl_phases, rl_step
 from r1jax.train import setup as setup_lib
-from r1jax.train.state import create_state, make_optimizer
+from r1jax.train.state import create_state
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -61,10 +61,7 @@ def build(config) -> Harness:
   tok = setup_lib.load_tokenizer(config)
   mesh, rules = setup_lib.build_mesh(config), setup_lib.build_rules(config)
   model_config, init_fn = setup_lib.build_model(config, tok, mesh, rules)
-  optimizer = make_optimizer(config.optim.lr, config.optim.schedule, config.optim.warmup_steps,
-                             10, config.optim.weight_decay, config.optim.grad_clip,
-                             config.optim.b1, config.optim.b2, name=config.optim.name)
-  value_optimizer = make_optimizer(config.rl.value_lr) if algo.critic else None
+  optimizer, value_optimizer = rl_phases.optimizers(config, algo)
   settings = rl_phases.rl_settings(config, algo)
   state, state_shard = create_state(
       init_fn, optimizer, config.seed, mesh, sharding.param_shardings(model_config, mesh, rules),

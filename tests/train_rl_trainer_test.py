@@ -111,11 +111,42 @@ def test_exact_resume_after_sigterm(tmp_path):
     ("eval.accuracy_reward", "vibes", "config.eval.accuracy_reward"),
     ("model.attention_impl", "flash", "config.model.attention_impl"),
     ("distributed.enabled", "maybe", "config.distributed"),
+    ("optim.lr", -1e-4, r"config.optim.lr: must be a number > 0, got -0.0001"),
+    ("optim.name", "lion", "config.optim.name"),
+    ("optim.schedule", "step", "config.optim.schedule"),
+    ("warm_start.lr", 0.0, "config.warm_start.lr"),
+    ("eval.every", 0, r"config.eval.every: must be an int > 0, got 0"),
+    ("log_every", 0, r"config.log_every: must be an int > 0, got 0"),
+    ("checkpoint.every", -1, "config.checkpoint.every"),
+    ("eval.temperature", -1.0, "config.eval.temperature"),
+    ("data.data_dir", "/no/such/folder", "config.data.data_dir: /no/such/folder is not a dir"),
+    ("data.source", "gsm8k", r"config.data.data_dir: not set, and data.source 'gsm8k'"),
 ])
 def test_bad_configs_fail_before_compute(field, value, match, tmp_path):
-  with pytest.raises(setup.ConfigError, match=match):
-    rl_trainer.train_and_evaluate(tiny_config(**{field: value}), str(tmp_path))
+  """Each rule fails before compute and before any write: an existing workdir's config.json
+  stays as it was."""
+  (tmp_path / "config.json").write_text("{}")
+  cfg = tiny_config(**{field: value})
+  if field == "warm_start.lr":
+    cfg.warm_start.sft_steps = 1
+  with pytest.raises(setup.ConfigError, match=match) as e:
+    rl_trainer.train_and_evaluate(cfg, str(tmp_path))
+  assert "\n" not in str(e.value)  # One line.
   assert not (tmp_path / "checkpoints").exists()
+  assert (tmp_path / "config.json").read_text() == "{}"
+
+
+def test_a_main_reports_a_bad_config_in_one_line(tmp_path):
+  """Through grpo_main: exit 1, one 'error:' line naming the field, no traceback, no files."""
+  out = subprocess.run(
+      [sys.executable, str(REPO / "experiments" / "grpo_main.py"),
+       f"--config={REPO / 'tests' / 'configs' / 'tiny_resume.py'}", f"--workdir={tmp_path / 'w'}",
+       "--config.optim.lr=-0.001"],
+      capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(REPO)))
+  assert out.returncode == 1, out.stdout + out.stderr
+  assert "error: config.optim.lr: must be a number > 0, got -0.001" in out.stderr
+  assert "Traceback" not in out.stdout + out.stderr
+  assert not (tmp_path / "w" / "config.json").exists()
 
 
 def test_unknown_reward_and_indivisible_batch(tmp_path):

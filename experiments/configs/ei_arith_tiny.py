@@ -31,7 +31,8 @@ def get_config(arg=None):
 
   c.sampler.group_size = 8  # K samples per training prompt and round.
   c.sampler.max_new_tokens = 48
-  c.sampler.temperature = 0.7  # Rejection sampling and the pass@k/maj@k samples.
+  c.sampler.temperature = 0.7  # Rejection sampling's samples.
+  c.eval.temperature = 0.7  # The pass@k/maj@k samples.
   c.sampler.stop_strings = ("</answer>",)
   c.rewards = dict(math_accuracy=1.0, format_strict=0.1)
 

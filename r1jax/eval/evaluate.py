@@ -102,6 +102,17 @@ class Evaluator:
     self.prompt_len = prompt_len or max(len(tokenizer.encode(e["prompt"]))
                                         for e in self.examples)
 
+  @classmethod
+  def from_config(cls, config, model_config, tokenizer: Tokenizer, examples: Sequence[dict],
+                  mesh=None, stop=None, prompt_len: int | None = None) -> "Evaluator":
+    """The one reader of config.eval: every main evaluates through this (greedy pass@1 on
+    `examples`; with eval.k, k samples at eval.temperature on the first eval.k_problems)."""
+    e = config.eval
+    return cls(model_config, tokenizer, examples, e.accuracy_reward,
+               config.sampler.max_new_tokens, e.batch_size, e.k, e.k_problems,
+               temperature=e.temperature, mesh=mesh, seed=config.seed, stop=stop,
+               prompt_len=prompt_len)
+
   def _run(self, sampler, params, examples, n):
     texts, lengths = [], []
     bs = self.batch_size
@@ -122,7 +133,7 @@ class Evaluator:
 
   def _grade(self, texts, examples):
     res = rewards_registry.grade_batch(texts, list(examples), [self.spec])
-    return res.total >= 1.0 - 1e-6
+    return rewards_registry.is_correct(res.total)
 
   def evaluate(self, params, pool=None) -> EvalResult:
     texts, lengths = self._run(self.greedy, params, self.examples, 1)

@@ -54,7 +54,8 @@ def save_orbax(directory, config: ModelConfig, params) -> None:
   checkpointer = ocp.StandardCheckpointer()
   checkpointer.save(directory / PARAMS_DIR, params)
   checkpointer.wait_until_finished()
-  (directory / CONFIG_FILE).write_text(json.dumps(config_to_dict(config), indent=2) + "\n")
+  if jax.process_index() == 0:  # One writer: other processes may finish their shards later.
+    (directory / CONFIG_FILE).write_text(json.dumps(config_to_dict(config), indent=2) + "\n")
 
 
 def load_orbax(directory, mesh=None, rules=None) -> tuple[ModelConfig, dict]:

@@ -166,8 +166,8 @@ def select(examples: Sequence[dict], gens: generation.Generations,
       stats["samples_skipped"] += gens.n
       continue
     if info["label"] == "majority" and "gold_answer" in info:
-      stats["majority_matches_gold"] += rewards_registry.call_reward(
-          rs.accuracy_reward, f"<answer>{ex_l['answer']}</answer>", ex, {})[0].score >= 1.0
+      stats["majority_matches_gold"] += rewards_registry.is_correct(rewards_registry.call_reward(
+          rs.accuracy_reward, f"<answer>{ex_l['answer']}</answer>", ex, {})[0].score)
     labelled.append((p, ex_l))
     infos.append(info)
     rows_to_grade += list(gens.group(p))

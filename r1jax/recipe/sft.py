@@ -27,7 +27,7 @@ from r1jax.train import checkpoint as ckpt_lib
 from r1jax.train import data_fingerprint
 from r1jax.train import setup as setup_lib
 from r1jax.train import sft_trainer
-from r1jax.train.state import TrainState, make_optimizer, state_shardings
+from r1jax.train.state import create_state, optimizer_from_config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,18 +50,11 @@ class SFTConfig:
     return cls(**{f.name: getattr(c, f.name) for f in dataclasses.fields(cls)})
 
 
-def _initial_state(params, optimizer, mesh, model_config, rules):
-  """A fresh TrainState around a COPY of `params` (the SFT step donates its state, and expert
+def _initial_state(params, optimizer, mesh, model_config, rules, seed: int):
+  """`create_state` around a COPY of `params` (the SFT step donates its state, and expert
   iteration restarts every round from the same initial params)."""
-  def init(p):
-    p = jax.tree.map(jnp.copy, p)
-    return TrainState(step=jnp.zeros((), jnp.int32), params=p, opt_state=optimizer.init(p),
-                      rng=jax.random.key_data(jax.random.key(0)))
-  if mesh is None:
-    return jax.jit(init)(params), None
-  shardings = state_shardings(jax.eval_shape(init, params), mesh,
-                              sharding.param_shardings(model_config, mesh, rules))
-  return jax.jit(init, out_shardings=shardings)(params), shardings
+  p_shard = sharding.param_shardings(model_config, mesh, rules) if mesh is not None else None
+  return create_state(lambda _: jax.tree.map(jnp.copy, params), optimizer, seed, mesh, p_shard)
 
 
 def finetune(params, model_config, source, tokenizer, cfg: SFTConfig, *, mesh=None,
@@ -78,9 +71,8 @@ def finetune(params, model_config, source, tokenizer, cfg: SFTConfig, *, mesh=No
     raise ValueError(f"sft.steps must be >= 1, got {cfg.steps}")
   pipe = pipeline_lib.SFTPipeline(source, cfg.batch_size, tokenizer, cfg.max_len, cfg.seed,
                                   pack=cfg.pack)
-  optimizer = make_optimizer(cfg.lr, cfg.schedule, cfg.warmup_steps, cfg.steps,
-                             cfg.weight_decay, cfg.grad_clip)
-  state, shardings = _initial_state(params, optimizer, mesh, model_config, rules)
+  optimizer = optimizer_from_config(cfg, cfg.steps)
+  state, shardings = _initial_state(params, optimizer, mesh, model_config, rules, cfg.seed)
   ckpt, start = None, 0
   if workdir is not None and cfg.checkpoint_every > 0:
     ckpt = ckpt_lib.Checkpointer(pathlib.Path(workdir) / "checkpoints", keep=1,
@@ -153,10 +145,8 @@ def evaluate(config, rt: runtime.Runtime, params, examples=None) -> dict:
   eval.num_problems held-out examples (`runtime.eval_examples`)."""
   if examples is None:
     examples = runtime.eval_examples(config, config.eval.num_problems)
-  ev = Evaluator(rt.model_config, rt.tokenizer, examples, config.eval.accuracy_reward,
-                 config.sampler.max_new_tokens, config.eval.batch_size, config.eval.k,
-                 config.eval.k_problems, temperature=config.sampler.temperature, mesh=rt.mesh,
-                 seed=config.seed, stop=setup_lib.stop_tokens(config, rt.tokenizer))
+  ev = Evaluator.from_config(config, rt.model_config, rt.tokenizer, examples, rt.mesh,
+                             setup_lib.stop_tokens(config, rt.tokenizer))
   with sharding.activation_sharding(rt.mesh, rt.rules):
     return ev.evaluate(params).metrics
 
@@ -164,6 +154,7 @@ def evaluate(config, rt: runtime.Runtime, params, examples=None) -> dict:
 def run(config, workdir, log: Callable[[str], Any] = print) -> dict:
   """The sft_main command: SFT per config.sft on `train_source`, the model to workdir/model,
   then greedy pass@1 on the held-out examples (eval.num_problems; 0 skips it)."""
+  setup_lib.validate_common(config)  # Before any compute or any write.
   workdir = pathlib.Path(workdir)
   workdir.mkdir(parents=True, exist_ok=True)
   train = train_source(config)  # Fails on an unfinished dataset before any compute.

@@ -107,7 +107,7 @@ def thinking_tokens(tokens_NxT: np.ndarray, lengths_N: np.ndarray, think_end) ->
 def _grade(texts: Sequence[str], examples: Sequence[dict], reward: str) -> np.ndarray:
   res = rewards_registry.grade_batch(list(texts), list(examples),
                                      [rewards_registry.RewardSpec(reward, 1.0, {})])
-  return res.total >= 1.0 - 1e-6
+  return rewards_registry.is_correct(res.total)
 
 
 def first_correct_tokens(tokenizer, tokens: Sequence[int], text: str, example: dict,
@@ -115,7 +115,8 @@ def first_correct_tokens(tokenizer, tokens: Sequence[int], text: str, example: d
   """Tokens up to the end of the first answer-like span (`length.first_correct_offset`)
   that `reward` grades correct, or None."""
   def is_correct(span):
-    return rewards_registry.call_reward(reward, span, example, {})[0].score >= 1.0 - 1e-6
+    return rewards_registry.is_correct(
+        rewards_registry.call_reward(reward, span, example, {})[0].score)
   offset = length_lib.first_correct_offset(text, is_correct)
   if offset is None:
     return None
@@ -353,6 +354,7 @@ def run_from_config(config, workdir, log: Callable[[str], Any] = print) -> list[
   Finished tasks are kept in workdir/tasks/ and skipped on a rerun (after an interruption);
   a task file written under other settings is refused.
   """
+  setup_lib.validate_common(config)  # Before any compute or any write.
   workdir = pathlib.Path(workdir)
   if config.eval.accuracy_reward not in rewards_registry.REWARDS:
     raise setup_lib.ConfigError(f"config.eval.accuracy_reward: unknown reward "

@@ -57,6 +57,17 @@ class BatchRewards:
   failures: dict[str, int]  # name -> completions whose grading failed or timed out.
 
 
+# An accuracy score at least this high counts as correct (scores are 0..1; the slack absorbs
+# float32 sums of weighted rewards). Every "correct" in r1jax (training accuracy, evaluation,
+# test-time scaling, rejection sampling) is `is_correct`.
+CORRECT_AT = 1.0 - 1e-6
+
+
+def is_correct(score):
+  """score (a float or an array) >= CORRECT_AT."""
+  return score >= CORRECT_AT
+
+
 class GradingTimeout(BaseException):
   """Raised inside a grading call at its time limit. A BaseException so that broad
   `except Exception` blocks (ours, sympy's) cannot swallow it."""

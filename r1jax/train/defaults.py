@@ -151,6 +151,7 @@ def base_config():
   c.warm_start.max_len = 64  # Prompt + completion tokens.
   c.warm_start.lr = 3e-3
   c.warm_start.warmup_steps = 20
+  c.warm_start.schedule = "cosine"  # AdamW with global-norm clipping at 1.0 otherwise.
 
   c.mesh = ml_collections.ConfigDict()
   c.mesh.data = -1  # -1 fills with the remaining devices.
@@ -189,6 +190,7 @@ def base_config():
   c.eval.num_problems = 500  # Held-out problems for greedy pass@1.
   c.eval.k = 4  # Samples for pass@k / maj@k; 0 is off.
   c.eval.k_problems = 100  # Problems for pass@k / maj@k.
+  c.eval.temperature = 1.0  # Of the k samples (greedy pass@1 is always at temperature 0).
   c.eval.batch_size = 250  # Prompts per eval sampling call.
   c.eval.accuracy_reward = "math_accuracy"  # The reward that defines "correct";
   #   "math_accuracy_flexible" also reads answers not in R1's format (prose, bare math).

@@ -69,6 +69,8 @@ def write_model(directory, model_config, params, hf_folder=None) -> pathlib.Path
     shutil.rmtree(tmp)  # Left by an interrupted save.
   _sync(f"publish-clean-{directory.name}")
   orbax_io.save_orbax(tmp, model_config, params)
+  # Every process must be done writing into tmp before process 0 renames it away.
+  _sync(f"publish-written-{directory.name}")
   if distributed.is_primary():
     if hf_folder is not None:
       keep = tmp / "hf"

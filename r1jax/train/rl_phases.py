@@ -30,6 +30,7 @@ from r1jax.rl import losses
 from r1jax.sampling import stop_text
 from r1jax.sampling.sampler import STOP_LENGTH
 from r1jax.train import rl_step
+from r1jax.train import state as state_lib
 
 
 class RLSettings(NamedTuple):
@@ -65,6 +66,18 @@ def loss_config(config, algo) -> losses.LossConfig:
       kl_estimator=s.kl_estimator,
       kl_in_loss=not s.kl_in_reward,
       entropy_coef=rl.entropy_coef)
+
+
+def optimizers(config, algo):
+  """(policy optimizer from config.optim, value optimizer for critic algorithms or None).
+
+  The schedule spans every optimizer step of the run (steps x passes x minibatches); the
+  value model's optimizer is AdamW at rl.value_lr, constant."""
+  total = config.total_steps * config.rl.num_iterations * config.rl.num_minibatches
+  policy = state_lib.optimizer_from_config(config.optim, total)
+  value = (state_lib.optimizer_from_config({"lr": config.rl.value_lr}, total)
+           if algo.critic else None)
+  return policy, value
 
 
 class StepFns(NamedTuple):
@@ -322,7 +335,7 @@ def rl_step_metrics(upd: dict, adv_metrics: dict, graded, lengths, stop, forced_
   for name in graded.failures:
     m[f"reward_failures/{name}"] = float(sum(c["failures"][name] for c in counts))
   acc = col.get(f"r/{acc_name}", col["total"])
-  m["accuracy"] = float(np.mean(acc >= 1.0 - 1e-6))
+  m["accuracy"] = float(np.mean(rewards_registry.is_correct(acc)))
   m["response/length_mean"] = float(np.mean(col["length"]))
   m["response/length_max"] = float(np.max(col["length"]))
   m["response/clipped_ratio"] = float(np.mean(col["clipped"]))

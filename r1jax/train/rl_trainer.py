@@ -30,7 +30,7 @@ from r1jax.train import rl_step
 from r1jax.train import setup as setup_lib
 from r1jax.train import sft_trainer
 from r1jax.train import workdir_lock
-from r1jax.train.state import create_state, make_optimizer
+from r1jax.train.state import create_state, optimizer_from_config
 
 
 # Kept importable from here (benchmarks and tests built configs through it).
@@ -70,11 +70,7 @@ def _train_and_evaluate(config, workdir: str) -> dict:
   publish.write_run_model_config(workdir, model_config)  # Checkpoint steps load as models.
 
   G, T = config.sampler.group_size, config.sampler.max_new_tokens
-  total_opt_steps = config.total_steps * config.rl.num_iterations * config.rl.num_minibatches
-  optimizer = make_optimizer(config.optim.lr, config.optim.schedule, config.optim.warmup_steps,
-                             total_opt_steps, config.optim.weight_decay, config.optim.grad_clip,
-                             config.optim.b1, config.optim.b2, name=config.optim.name)
-  value_optimizer = make_optimizer(config.rl.value_lr) if algo.critic else None
+  optimizer, value_optimizer = rl_phases.optimizers(config, algo)
   p_shard = sharding.param_shardings(model_config, mesh, rules)
   settings = rl_phases.rl_settings(config, algo)
   state, state_shard = create_state(
@@ -86,10 +82,8 @@ def _train_and_evaluate(config, workdir: str) -> dict:
   stop = setup_lib.stop_tokens(config, tok)
   sampler = Sampler(model_config, setup_lib.sampler_config(config, tok, stop, model_config),
                     mesh, rules)
-  evaluator = Evaluator(model_config, tok, data.eval_examples, config.eval.accuracy_reward,
-                        T, config.eval.batch_size, config.eval.k, config.eval.k_problems,
-                        mesh=mesh, seed=config.seed, stop=stop,
-                        prompt_len=config.data.max_prompt_len)
+  evaluator = Evaluator.from_config(config, model_config, tok, data.eval_examples, mesh, stop,
+                                    prompt_len=config.data.max_prompt_len)
   specs = setup_lib.reward_specs(config)
   writer = metrics_lib.MetricsWriter(workdir, jax.process_index())
   ckpt = ckpt_lib.Checkpointer(workdir / "checkpoints", keep=config.checkpoint.keep,
@@ -249,7 +243,7 @@ def _train_and_evaluate(config, workdir: str) -> dict:
 def _warm_start(config, state, model_config, data, mesh, state_shard, writer):
   """SFT on reference traces before RL (the demo's warm start / a cold start)."""
   ws = config.warm_start
-  opt = make_optimizer(ws.lr, "cosine", ws.warmup_steps, ws.sft_steps, grad_clip=1.0)
+  opt = optimizer_from_config(ws, ws.sft_steps)
   sft_state, sft_shard = create_state(lambda r: state.params, opt, config.seed, mesh,
                                       jax.tree.map(lambda x: x.sharding, state.params)
                                       if mesh is not None else None)

@@ -17,18 +17,81 @@ from r1jax.rewards import custom as custom_rewards
 from r1jax.rewards import registry as rewards_registry
 from r1jax.rl.algorithms import get_algorithm
 from r1jax.sampling.sampler import SamplerConfig
+from r1jax.train import exit_status
 
 
-class ConfigError(ValueError):
-  """A config value is invalid; the message names the field."""
+class ConfigError(exit_status.FatalError, ValueError):
+  """A config value is invalid; the message names the field. The mains print it as one line
+  and exit 1 (exit_status.guard)."""
 
 
 def _fail(field: str, msg: str):
   raise ConfigError(f"config.{field}: {msg}")
 
 
+def _positive(config, field: str, kind=int, allow_zero: bool = False) -> None:
+  v = _get(config, field)
+  ok = (isinstance(v, (int, float)) and not isinstance(v, bool) and
+        (kind is float or isinstance(v, int)) and math.isfinite(v) and
+        (v >= 0 if allow_zero else v > 0))
+  if not ok:
+    what = "an int" if kind is int else "a number"
+    _fail(field, f"must be {what} {'>= 0' if allow_zero else '> 0'}, got {v!r}")
+
+
+def _validate_optimizer(config, section: str) -> None:
+  from r1jax.train import state  # pylint: disable=g-import-not-at-top
+  s = _get(config, section)
+  _positive(config, f"{section}.lr", float)
+  for name in ("warmup_steps",):
+    if name in s:
+      _positive(config, f"{section}.{name}", int, allow_zero=True)
+  for name in ("weight_decay", "grad_clip"):
+    if name in s:
+      _positive(config, f"{section}.{name}", float, allow_zero=True)
+  if s.get("name", "adamw") not in state.OPTIMIZERS:
+    _fail(f"{section}.name", f"unknown optimizer {s.name!r}; choose one of {state.OPTIMIZERS}")
+  if s.get("schedule", "constant") not in state.SCHEDULES:
+    _fail(f"{section}.schedule", f"unknown schedule {s.schedule!r}; choose one of "
+          f"{state.SCHEDULES}")
+
+
+def _validate_data(config) -> None:
+  """The data directory and the sources that read it, before anything is written."""
+  import pathlib  # pylint: disable=g-import-not-at-top
+  from r1jax.data import sources  # pylint: disable=g-import-not-at-top
+  d = config.data
+  if d.data_dir and not pathlib.Path(d.data_dir).is_dir():
+    _fail("data.data_dir", f"{d.data_dir} is not a directory")
+  names = [d.source, d.get("eval_source", "")]
+  if d.source == "mixture":
+    names += [c[0] for c in d.knobs.get("components", ())]
+  for field, name in zip(("data.source", "data.eval_source") + ("data.knobs.components",) * 99,
+                         names):
+    if name in sources.BENCHMARK_FILES and not d.data_dir:
+      _fail("data.data_dir", f"not set, and {field} {name!r} reads "
+            f"{sorted(set(sources.BENCHMARK_FILES[name].values()))} from it")
+
+
+def validate_common(config) -> None:
+  """Checks every main shares (RL, SFT, rejection sampling, EI, eval): learning rates,
+  intervals, the evaluation section, the data directory. No devices, no data read."""
+  for section in ("optim", "warm_start", "sft"):
+    if section in config and (section != "warm_start" or config.warm_start.sft_steps):
+      _validate_optimizer(config, section)
+  for field in ("log_every", "eval.every", "checkpoint.every", "checkpoint.keep"):
+    if field.split(".")[0] in config:
+      _positive(config, field, int)
+  _positive(config, "eval.num_problems", int, allow_zero=True)
+  _positive(config, "eval.k", int, allow_zero=True)
+  _positive(config, "eval.temperature", float, allow_zero=True)
+  _positive(config, "seed", int, allow_zero=True)
+  _validate_data(config)
+
+
 def validate_config(config) -> None:
   """Static checks (no devices, no data): names, ranges, algorithm constraints."""
+  validate_common(config)
   try:
     algo = get_algorithm(config.rl.algorithm)
   except ValueError as e:
@@ -115,6 +178,8 @@ def _validate_rl(config, algo) -> None:
   if rl.kl_coef > 0 and not in_reward and rl.kl_estimator == "k1":
     _fail("rl.kl_estimator", "'k1' cannot be a loss term (its expected gradient is zero): "
           "use k2/k3, or rl.kl_placement='reward'")
+  if algo.critic:
+    _positive(config, "rl.value_lr", float)
   if rl.critic not in ("shared", "separate"):
     _fail("rl.critic", f"must be 'shared' or 'separate', got {rl.critic!r}")
   for field in ("rl.critic_warmup_steps",):

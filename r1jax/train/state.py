@@ -1,4 +1,4 @@
-"""TrainState, the optimizer from config, and sharded creation (eval_shape -> jit init).
+"""TrainState, the optimizer from its config section, and sharded creation (eval_shape -> jit init).
 
 The state is a plain pytree so one `jax.jit(..., donate_argnums=0)` can update it in place and
 orbax can save/restore it directly into its shardings.
@@ -26,10 +26,13 @@ class TrainState:
   value_opt_state: Any = None
 
 
+SCHEDULES = ("constant", "cosine", "linear")
+
+
 def make_schedule(lr: float, schedule: str, warmup_steps: int, total_steps: int,
                   end_factor: float = 0.1) -> optax.Schedule:
   """'constant' | 'cosine' | 'linear', each with linear warmup."""
-  if schedule not in ("constant", "cosine", "linear"):
+  if schedule not in SCHEDULES:
     raise ValueError(f"optim.schedule: unknown schedule {schedule!r}; "
                      "choose constant, cosine or linear")
   warmup = optax.linear_schedule(0.0, lr, max(warmup_steps, 1))
@@ -46,30 +49,44 @@ def make_schedule(lr: float, schedule: str, warmup_steps: int, total_steps: int,
 
 
 OPTIMIZERS = ("adamw", "sgd")
+# What a config section may set, and what a field it lacks means. config.optim sets them all;
+# warm_start, sft and PPO's value model set fewer (r1jax/train/defaults.py documents each).
+OPTIM_FIELDS = dict(name="adamw", lr=None, schedule="constant", warmup_steps=0,
+                    weight_decay=0.0, grad_clip=1.0, b1=0.9, b2=0.999, eps=1e-8)
 
 
-def make_optimizer(lr: float, schedule: str = "constant", warmup_steps: int = 0,
-                   total_steps: int = 1, weight_decay: float = 0.0, grad_clip: float = 1.0,
-                   b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8,
-                   name: str = "adamw") -> optax.GradientTransformation:
-  """AdamW (or SGD with momentum b1) with global-norm clipping; clip <= 0 disables it.
+def optimizer_from_config(section, total_steps: int) -> optax.GradientTransformation:
+  """The one place an optimizer is built from config.
+
+  `section`: a config section or mapping (config.optim, config.warm_start, config.sft, an
+  SFTConfig, {'lr': config.rl.value_lr}) read for OPTIM_FIELDS; `total_steps`: optimizer
+  steps, the length of the decay schedules. AdamW (or SGD with momentum b1) after global-norm
+  clipping; grad_clip <= 0 disables it.
 
   SGD is offered for small models trained by RL on few rollouts: Adam's per-parameter
   normalisation turns noise-dominated gradient entries into full-size steps, while SGD's
   update stays an unbiased estimate of the policy gradient.
   """
-  if name not in OPTIMIZERS:
-    raise ValueError(f"optim.name: unknown optimizer {name!r}; choose one of {OPTIMIZERS}")
-  sched = make_schedule(lr, schedule, warmup_steps, total_steps)
+  def get(name):
+    if isinstance(section, dict):
+      return section.get(name, OPTIM_FIELDS[name])
+    return getattr(section, name, OPTIM_FIELDS[name])
+  o = {name: get(name) for name in OPTIM_FIELDS}
+  if o["lr"] is None:
+    raise ValueError("optimizer section has no lr")
+  if o["name"] not in OPTIMIZERS:
+    raise ValueError(f"optim.name: unknown optimizer {o['name']!r}; choose one of {OPTIMIZERS}")
+  sched = make_schedule(o["lr"], o["schedule"], o["warmup_steps"], total_steps)
   parts = []
-  if grad_clip > 0:
-    parts.append(optax.clip_by_global_norm(grad_clip))
-  if name == "adamw":
-    parts.append(optax.adamw(sched, b1=b1, b2=b2, eps=eps, weight_decay=weight_decay))
+  if o["grad_clip"] > 0:
+    parts.append(optax.clip_by_global_norm(o["grad_clip"]))
+  if o["name"] == "adamw":
+    parts.append(optax.adamw(sched, b1=o["b1"], b2=o["b2"], eps=o["eps"],
+                             weight_decay=o["weight_decay"]))
   else:
-    if weight_decay:
-      parts.append(optax.add_decayed_weights(weight_decay))
-    parts.append(optax.sgd(sched, momentum=b1 or None))
+    if o["weight_decay"]:
+      parts.append(optax.add_decayed_weights(o["weight_decay"]))
+    parts.append(optax.sgd(sched, momentum=o["b1"] or None))
   return optax.chain(*parts)
 
 

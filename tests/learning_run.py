@@ -1,0 +1,88 @@
+"""One closed-loop learning run of train_rl_learning_test, in a process of its own.
+
+  python tests/learning_run.py warm DIR            # the demo's SFT warm start -> DIR (orbax)
+  python tests/learning_run.py ALGORITHM WARM DIR  # RL from WARM, then the same run with the
+                                                   # advantage sign flipped; prints one JSON
+The test runs this on one CPU device: with the suite's 8 virtual devices on 2 cores, XLA's
+in-process all-reduces can starve each other of pool threads and deadlock (seen as "Expected 8
+threads to join the rendezvous" aborts), and one device is faster for a model this small.
+"""
+import importlib.util
+import json
+import pathlib
+import sys
+
+import jax
+
+from r1jax import sharding
+from r1jax.models import orbax_io
+from r1jax.train import rl_step, rl_trainer, sft_trainer
+from r1jax.train import setup as setup_lib
+from r1jax.train.state import create_state, optimizer_from_config
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+STEPS = 8
+
+
+def demo_config():
+  spec = importlib.util.spec_from_file_location(
+      "arith_tiny", REPO / "experiments" / "configs" / "arith_tiny.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config()
+
+
+def warm(directory: pathlib.Path) -> None:
+  """The demo's warm start (its 200 SFT steps), saved as an orbax model directory."""
+  c = demo_config()
+  tok = setup_lib.load_tokenizer(c)
+  mesh, rules = setup_lib.build_mesh(c), setup_lib.build_rules(c)
+  model_config, init_fn = setup_lib.build_model(c, tok, mesh, rules)
+  ws = c.warm_start
+  opt = optimizer_from_config(ws, ws.sft_steps)
+  state, shard = create_state(init_fn, opt, c.seed, mesh,
+                              sharding.param_shardings(model_config, mesh, rules))
+  data = setup_lib.build_data(c, tok)
+  state = sft_trainer.train_sft(state, data.sft, ws.sft_steps, model_config, opt, mesh=mesh,
+                                state_shardings=shard)
+  orbax_io.save_orbax(directory, model_config, jax.device_get(state.params))
+
+
+def run(warm_model: str, workdir: pathlib.Path, algorithm: str, flip: bool):
+  """STEPS RL steps of `algorithm` from the warm model; (start, end) held-out greedy pass@1."""
+  c = demo_config()
+  c.model.init_checkpoint = warm_model
+  c.warm_start.sft_steps = 0
+  c.rl.algorithm = algorithm
+  c.total_steps = STEPS
+  c.eval.every = STEPS
+  c.eval.num_problems = 256
+  c.eval.batch_size = 128
+  c.eval.k = 0
+  c.checkpoint.every = STEPS
+  original = rl_step.advantage_step
+  if flip:  # The test-only hook: the trainer's advantages, negated.
+    def flipped(*args, **kwargs):
+      adv, returns, mask, metrics = original(*args, **kwargs)
+      return -adv, returns, mask, metrics
+    rl_step.advantage_step = flipped
+  try:
+    summary = rl_trainer.train_and_evaluate(c, str(workdir))
+  finally:
+    rl_step.advantage_step = original
+  return summary["start"]["eval/pass@1"], summary["end"]["eval/pass@1"]
+
+
+def main(argv):
+  if argv[1] == "warm":
+    warm(pathlib.Path(argv[2]).absolute())
+    return
+  algorithm, warm_model, root = argv[1], argv[2], pathlib.Path(argv[3])
+  start, end = run(warm_model, root / "normal", algorithm, False)
+  f_start, f_end = run(warm_model, root / "flipped", algorithm, True)
+  print(json.dumps({"algorithm": algorithm, "start": start, "end": end,
+                    "flipped_start": f_start, "flipped_end": f_end}))
+
+
+if __name__ == "__main__":
+  main(sys.argv)
