@@ -60,6 +60,7 @@ from r1jax.sampling.sampler import Sampler
 from r1jax.train import rl_phases, rl_step
 from r1jax.train import setup as setup_lib
 from r1jax.train.state import create_state
+from r1jax.models import params as params_lib
 
 _CONFIG_FILE = pathlib.Path(__file__).resolve().parents[1] / "experiments/configs/arith_tiny.py"
 STAGES = ("sampling", "rewards", "logprobs", "update")
@@ -115,7 +116,7 @@ class Step:
     if self.N % self.score_rows:
       raise ValueError(f"--score_rows {score_rows} must divide the {self.N} rollouts")
     self.optimizer, _ = rl_phases.optimizers(c, self.algo)
-    p_shard = sharding.param_shardings(self.model_config, self.mesh, self.rules)
+    p_shard = params_lib.param_shardings(self.model_config, self.mesh, self.rules)
     self.state, state_shard = create_state(init_fn, self.optimizer, c.seed, self.mesh, p_shard)
     self.ref_params = jax.tree.map(jnp.copy, self.state.params)
     self.use_ref = c.rl.kl_coef > 0

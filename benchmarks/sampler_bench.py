@@ -25,9 +25,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from r1jax import sharding
 from r1jax.models import attention, presets
 from r1jax.sampling import sampler as smp
+from r1jax.models import params as params_lib
 
 
 def _time(fn, repeats: int) -> float:
@@ -86,7 +86,7 @@ def main():
 
   mc = presets.get(args.preset, param_dtype=args.dtype, dtype=args.dtype,
                    attention_impl=args.attention_impl)
-  params = sharding.init_params(mc, jax.random.key(0))
+  params = params_lib.init_params(mc, jax.random.key(0))
   device = jax.devices()[0]
   probe_mib = args.bandwidth_mib or (256 if device.platform == "cpu" else 2048)
   bandwidth = copy_bandwidth(probe_mib << 20, args.repeats)

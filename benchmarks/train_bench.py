@@ -48,6 +48,7 @@ from r1jax import sharding
 from r1jax.models import attention, presets
 from r1jax.train import sft_trainer
 from r1jax.train.state import create_state, optimizer_from_config
+from r1jax.models import params as params_lib
 
 
 def parse_mesh(spec: str) -> dict[str, int]:
@@ -105,8 +106,8 @@ def bench_case(preset: str, remat: str, seq_len: int, batch: int, attn: str, arg
     raise ValueError(f"--batch {batch} cannot be split over mesh data*fsdp = {rows} devices")
   optimizer = optimizer_from_config({"lr": args.lr}, 1)
   state, state_shardings = create_state(
-      lambda r: sharding.init_params(mc, r, mesh), optimizer, seed=0, mesh=mesh,
-      param_shardings=sharding.param_shardings(mc, mesh))
+      lambda r: params_lib.init_params(mc, r, mesh), optimizer, seed=0, mesh=mesh,
+      param_shardings=params_lib.param_shardings(mc, mesh))
   data = random_batch(mc.vocab_size, batch, seq_len, mesh, args.segments)
   step = sft_trainer.make_sft_step(mc, optimizer, mesh, state_shardings,
                                    single_segment=args.segments == "ones")

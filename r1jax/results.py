@@ -29,6 +29,10 @@ import time
 from typing import Any, Mapping
 
 FORMAT = "r1jax.results/1"
+# The step-indexed metrics every main appends to (train/metrics.py writes it; NaN and infinities
+# are the strings "nan", "inf", "-inf": strict JSON).
+JSONL_NAME = "metrics.jsonl"
+_NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 RESULTS_NAME = "results.json"
 KINDS = ("rl", "sft", "rejection_sampling", "expert_iteration", "eval")
 
@@ -66,15 +70,35 @@ def _numeric(d: Mapping) -> dict[str, float]:
   return out
 
 
+def _decode(x):
+  return _NONFINITE[x] if isinstance(x, str) and x in _NONFINITE else x
+
+
+def read_jsonl(path) -> list[dict[str, Any]]:
+  """Records of a metrics.jsonl file, with "nan"/"inf"/"-inf" back as floats."""
+  records = []
+  with open(path, encoding="utf-8") as f:
+    for lineno, line in enumerate(f, start=1):
+      if not line.strip():
+        continue
+      try:
+        record = json.loads(line)
+      except json.JSONDecodeError as e:
+        raise ValueError(f"{path}:{lineno}: invalid JSON: {e}") from e
+      if not isinstance(record, dict):
+        raise ValueError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
+      records.append({k: _decode(v) for k, v in record.items()})
+  return records
+
+
 def eval_history(workdir) -> list[dict[str, float]]:
   """Eval rows (any `eval/` metric) of `<workdir>/metrics.jsonl`, one per step (the last
   written wins: a resumed run re-logs the steps after its checkpoint), in step order."""
-  from r1jax.train import metrics as metrics_lib  # pylint: disable=g-import-not-at-top
-  path = pathlib.Path(workdir) / metrics_lib.JSONL_NAME
+  path = pathlib.Path(workdir) / JSONL_NAME
   if not path.is_file():
     return []
   rows: dict[int, dict] = {}
-  for r in metrics_lib.read_jsonl(path):
+  for r in read_jsonl(path):
     evals = {k: v for k, v in r.items() if k.startswith("eval/")}
     if evals and int(r.get("step", 0)) >= 0:
       rows[int(r["step"])] = {"step": int(r["step"]), **_numeric(evals)}
@@ -83,11 +107,10 @@ def eval_history(workdir) -> list[dict[str, float]]:
 
 def last_train_row(workdir) -> dict[str, float]:
   """The last non-eval row of metrics.jsonl at a step >= 0, without time/ and throughput/."""
-  from r1jax.train import metrics as metrics_lib  # pylint: disable=g-import-not-at-top
-  path = pathlib.Path(workdir) / metrics_lib.JSONL_NAME
+  path = pathlib.Path(workdir) / JSONL_NAME
   last: dict[str, float] = {}
   if path.is_file():
-    for r in metrics_lib.read_jsonl(path):
+    for r in read_jsonl(path):
       if int(r.get("step", 0)) >= 0 and not any(k.startswith("eval/") for k in r):
         last = {k: v for k, v in _numeric(r).items()
                 if not k.startswith(("time/", "throughput/"))}

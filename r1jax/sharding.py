@@ -21,7 +21,6 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
-from r1jax.models.transformer import ModelConfig, Transformer
 
 MESH_AXES = ("data", "fsdp", "tensor")
 BATCH_AXES = ("data", "fsdp")  # The batch is split over both: FSDP is data parallel too.
@@ -104,41 +103,20 @@ def logical_sharding(logical_axes: Sequence[str | None], shape: Sequence[int], m
   return NamedSharding(mesh, _fit(spec, shape, mesh))
 
 
-def abstract_params(config: ModelConfig):
-  """Boxed (nn.LogicallyPartitioned) ShapeDtypeStructs of the params; no compute, no memory."""
-  tokens = jax.ShapeDtypeStruct((1, 1), jnp.int32)
-  return jax.eval_shape(lambda r, t: Transformer(config).init(r, t)["params"],
-                        jax.random.key(0), tokens)
-
-
-def param_shardings(config: ModelConfig, mesh: Mesh, rules=DEFAULT_RULES):
-  """A pytree of NamedSharding matching the (unboxed) params tree."""
-  boxed = abstract_params(config)
-  specs = nn.get_partition_spec(boxed)
-  shapes = nn.meta.unbox(boxed)
+def tree_shardings(boxed_abstract, mesh: Mesh, rules=DEFAULT_RULES):
+  """NamedShardings for an abstract tree of boxed (nn.LogicallyPartitioned) arrays, e.g. a
+  model's `jax.eval_shape`d init (models/params.py), matching the unboxed tree."""
+  specs = nn.get_partition_spec(boxed_abstract)
+  shapes = nn.meta.unbox(boxed_abstract)
   return jax.tree.map(
       lambda spec, s: NamedSharding(mesh, _fit(nn.logical_to_mesh_axes(tuple(spec), rules),
                                                s.shape, mesh)),
       specs, shapes, is_leaf=lambda x: isinstance(x, P))
 
 
-def init_params(config: ModelConfig, rng: jax.Array, mesh: Mesh | None = None,
-                rules=DEFAULT_RULES):
-  """Random params created directly in their shardings (never whole on one device)."""
-  def init(r):
-    return nn.meta.unbox(Transformer(config).init(r, jnp.zeros((1, 1), jnp.int32))["params"])
-  if mesh is None:
-    return jax.jit(init)(rng)
-  return jax.jit(init, out_shardings=param_shardings(config, mesh, rules))(rng)
-
-
 def batch_sharding(mesh: Mesh, ndim: int = 2) -> NamedSharding:
   """Leading (batch) dim over the data axes, the rest replicated."""
   return NamedSharding(mesh, P(BATCH_AXES, *([None] * (ndim - 1))))
-
-
-def replicated(mesh: Mesh) -> NamedSharding:
-  return NamedSharding(mesh, P())
 
 
 @contextlib.contextmanager

@@ -7,10 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from r1jax import sharding
 from r1jax.models import presets
 from r1jax.models.transformer import Transformer, init_cache
 from r1jax.train import sft_trainer
+from r1jax.models import params as params_lib
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1] / "benchmarks"))
 import flops  # noqa: E402  pylint: disable=g-import-not-at-top
@@ -23,7 +23,7 @@ XLA_MAX_EXCESS = 0.06
 
 def _abstract_params(mc):
   """Shapes and dtypes only: lowering for a cost analysis needs no real weights."""
-  return jax.eval_shape(lambda: sharding.init_params(mc, jax.random.key(0)))
+  return jax.eval_shape(lambda: params_lib.init_params(mc, jax.random.key(0)))
 
 
 def test_hand_count_tiny():

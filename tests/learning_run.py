@@ -14,11 +14,11 @@ import sys
 
 import jax
 
-from r1jax import sharding
 from r1jax.models import orbax_io
 from r1jax.train import rl_step, rl_trainer, sft_trainer
 from r1jax.train import setup as setup_lib
 from r1jax.train.state import create_state, optimizer_from_config
+from r1jax.models import params as params_lib
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 STEPS = 8
@@ -41,7 +41,7 @@ def warm(directory: pathlib.Path) -> None:
   ws = c.warm_start
   opt = optimizer_from_config(ws, ws.sft_steps)
   state, shard = create_state(init_fn, opt, c.seed, mesh,
-                              sharding.param_shardings(model_config, mesh, rules))
+                              params_lib.param_shardings(model_config, mesh, rules))
   data = setup_lib.build_data(c, tok)
   state = sft_trainer.train_sft(state, data.sft, ws.sft_steps, model_config, opt, mesh=mesh,
                                 state_shardings=shard)

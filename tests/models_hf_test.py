@@ -21,6 +21,7 @@ from r1jax import sharding
 from r1jax.models import hf
 from r1jax.models import orbax_io
 from r1jax.models.transformer import RopeScaling, Transformer
+from r1jax.models import params as params_lib
 
 FIXTURES = pathlib.Path(__file__).parent / "fixtures" / "hf_parity"
 MODELS = ["qwen2", "llama"]
@@ -58,7 +59,7 @@ def test_logits_match_transformers(name):
   if name == "llama":
     assert config.rope_scaling == RopeScaling(8.0, 1.0, 4.0, 64)
   # The tree is exactly the model's own: same paths, shapes and dtypes.
-  init = nn.meta.unbox(sharding.abstract_params(config))
+  init = nn.meta.unbox(params_lib.abstract_params(config))
   assert jax.tree.structure(params) == jax.tree.structure(init)
   assert jax.tree.map(lambda x: (x.shape, x.dtype), params) == jax.tree.map(
       lambda x: (x.shape, x.dtype), init)
@@ -107,7 +108,7 @@ def test_sharded_load_on_8_devices(axes, monkeypatch):
       m.setattr(hf, "_read_block", read_block)
       config, params = hf.load_checkpoint(FIXTURES / name, mesh=mesh)
     up = params["layers"]["mlp"]["up_proj"]["kernel"]
-    assert up.sharding == sharding.param_shardings(config, mesh)["layers"]["mlp"]["up_proj"][
+    assert up.sharding == params_lib.param_shardings(config, mesh)["layers"]["mlp"]["up_proj"][
         "kernel"] and not up.sharding.is_fully_replicated
     jax.tree.map(lambda a, b: np.testing.assert_array_equal(np.asarray(a), np.asarray(b)),
                  params, plain)
@@ -254,7 +255,7 @@ def test_orbax_round_trip_sharded(tmp_path):
   mesh = sharding.make_mesh(dict(data=2, fsdp=2, tensor=2))
   config2, params2 = orbax_io.load_orbax(tmp_path / "ckpt", mesh=mesh)
   assert config2 == config
-  assert params2["layers"]["mlp"]["up_proj"]["kernel"].sharding == sharding.param_shardings(
+  assert params2["layers"]["mlp"]["up_proj"]["kernel"].sharding == params_lib.param_shardings(
       config, mesh)["layers"]["mlp"]["up_proj"]["kernel"]
   jax.tree.map(lambda a, b: np.testing.assert_array_equal(np.asarray(a), np.asarray(b)),
                params, params2)

@@ -4,8 +4,8 @@ import math
 import jax
 import pytest
 
-from r1jax import sharding
 from r1jax.models import presets
+from r1jax.models import params as params_lib
 
 # Parameter counts of the released checkpoints (sum of tensor sizes in their safetensors).
 PUBLISHED = {
@@ -21,7 +21,7 @@ def test_real_presets_have_published_param_counts(name):
   cfg = presets.get(name)
   assert cfg.num_params == PUBLISHED[name]
   # And the actual (abstract) param tree agrees: no memory is allocated here.
-  abstract = jax.eval_shape(lambda: sharding.init_params(cfg, jax.random.key(0)))
+  abstract = jax.eval_shape(lambda: params_lib.init_params(cfg, jax.random.key(0)))
   assert sum(math.prod(x.shape) for x in jax.tree.leaves(abstract)) == PUBLISHED[name]
 
 

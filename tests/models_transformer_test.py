@@ -7,9 +7,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from r1jax import sharding
 from r1jax.models import presets
 from r1jax.models.transformer import ModelConfig, Transformer, init_cache
+from r1jax.models import params as params_lib
 
 # float32 on CPU: cached and uncached paths differ only by summation order.
 F32_ATOL = 2e-5
@@ -22,7 +22,7 @@ def _cfg(**kw):
 
 
 def _params(cfg, seed=0):
-  return sharding.init_params(cfg, jax.random.key(seed))
+  return params_lib.init_params(cfg, jax.random.key(seed))
 
 
 def test_public_api_shapes():
@@ -228,7 +228,7 @@ def test_remat_does_not_change_values_or_grads(policy):
 
 def _compile_seconds(num_layers):
   cfg = _cfg(num_layers=num_layers)
-  abstract = jax.eval_shape(lambda: sharding.init_params(cfg, jax.random.key(0)))
+  abstract = jax.eval_shape(lambda: params_lib.init_params(cfg, jax.random.key(0)))
   toks = jax.ShapeDtypeStruct((2, 32), jnp.int32)
 
   def loss(p, t):

@@ -8,7 +8,7 @@ import recipe_toy
 from r1jax.models import orbax_io
 from r1jax.recipe import sft, shards
 from r1jax.recipe.defaults import recipe_config
-from r1jax.sharding import init_params
+from r1jax.models.params import init_params
 
 CFG = sft.SFTConfig(steps=8, batch_size=8, max_len=24, lr=3e-3, warmup_steps=2,
                     checkpoint_every=4, log_every=2)

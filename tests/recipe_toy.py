@@ -7,7 +7,7 @@ import jax
 from r1jax.data import sources
 from r1jax.models import presets
 from r1jax.recipe import sft
-from r1jax.sharding import init_params
+from r1jax.models.params import init_params
 from r1jax.tokenizers import char_tokenizer_for_math
 
 # One '+' or '-' on one-digit numbers: about 130 distinct problems, so a tiny model learns

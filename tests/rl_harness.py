@@ -16,6 +16,7 @@ from r1jax.sampling.sampler import Sampler
 from r1jax.train import rl_phases, rl_step
 from r1jax.train import setup as setup_lib
 from r1jax.train.state import create_state
+from r1jax.models import params as params_lib
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -64,7 +65,7 @@ def build(config) -> Harness:
   optimizer, value_optimizer = rl_phases.optimizers(config, algo)
   settings = rl_phases.rl_settings(config, algo)
   state, state_shard = create_state(
-      init_fn, optimizer, config.seed, mesh, sharding.param_shardings(model_config, mesh, rules),
+      init_fn, optimizer, config.seed, mesh, params_lib.param_shardings(model_config, mesh, rules),
       init_value_fn=rl_step.value_init(model_config, settings.critic) if algo.critic else None,
       value_optimizer=value_optimizer)
   fns = rl_phases.build_step_fns(config, algo, model_config, optimizer, value_optimizer, mesh,

@@ -6,19 +6,19 @@ import numpy as np
 import pytest
 
 import bpe_tokenizer
-from r1jax import sharding
 from r1jax.models import presets
 from r1jax.sampling import processors as procs
 from r1jax.sampling import sampler as smp
 from r1jax.sampling.spellings import spellings
 from r1jax.tokenizers import load_tokenizer
+from r1jax.models import params as params_lib
 
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
   tok = load_tokenizer(bpe_tokenizer.make_folder(tmp_path_factory.mktemp("bpe")))
   mc = presets.get("tiny", vocab_size=tok.vocab_size)
-  params = sharding.init_params(mc, jax.random.key(3))
+  params = params_lib.init_params(mc, jax.random.key(3))
   return tok, mc, params
 
 

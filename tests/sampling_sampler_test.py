@@ -15,6 +15,7 @@ from r1jax.models.transformer import Transformer
 from r1jax.sampling import processors as procs
 from r1jax.sampling import sampler as smp
 from r1jax.tokenizers import char_tokenizer_for_math
+from r1jax.models import params as params_lib
 
 ATOL = 1e-5  # float32 log-probs: cached decode vs a full forward pass.
 TOK = char_tokenizer_for_math()
@@ -28,13 +29,13 @@ Y = TOK.token_to_id("y")
 @pytest.fixture(scope="module")
 def model():
   mc = presets.get("tiny")
-  return mc, sharding.init_params(mc, jax.random.key(0))
+  return mc, params_lib.init_params(mc, jax.random.key(0))
 
 
 @pytest.fixture(scope="module")
 def char_model():
   mc = presets.get("tiny", vocab_size=TOK.vocab_size)
-  return mc, sharding.init_params(mc, jax.random.key(1))
+  return mc, params_lib.init_params(mc, jax.random.key(1))
 
 
 def _biased(params, biases):
@@ -211,7 +212,7 @@ def test_sharded_on_8_devices_equals_unsharded(model, attention_impl):
   mesh = sharding.make_mesh({"data": 2, "fsdp": 2, "tensor": 2})
   toks, mask = _prompts([3, 6, 1, 4], mc.vocab_size, seed=4)
   keys = _keys(np.arange(4) + 100)
-  sharded_params = jax.device_put(params, sharding.param_shardings(mc, mesh))
+  sharded_params = jax.device_put(params, params_lib.param_shardings(mc, mesh))
   fn = smp.make_sample_fn(dataclasses.replace(mc, attention_impl=attention_impl), SAMPLED,
                           mesh=mesh)
   out = fn(sharded_params, toks, mask, keys)

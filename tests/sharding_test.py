@@ -13,6 +13,7 @@ import pytest
 from r1jax import sharding
 from r1jax.models import presets
 from r1jax.models.transformer import Transformer
+from r1jax.models import params as params_lib
 
 # Sharded matmuls reduce in a different order; float32 values agree to ~1e-6 relative.
 ATOL = 2e-5
@@ -49,13 +50,13 @@ def test_sharded_logits_and_train_step_match_unsharded(axes):
   # SGD, not Adam: Adam's first update is ~lr*sign(g), which turns round-off in near-zero
   # gradients into O(lr) differences and would test Adam's conditioning, not sharding.
   opt = optax.sgd(0.5)
-  ref_params = sharding.init_params(cfg, jax.random.key(0))
+  ref_params = params_lib.init_params(cfg, jax.random.key(0))
   ref_logits = Transformer(cfg).apply({"params": ref_params}, toks)
   ref_new, _, ref_loss, ref_grads = jax.jit(_step, static_argnums=(3, 4))(
       ref_params, opt.init(ref_params), toks, cfg, opt)
 
   mesh = sharding.make_mesh(axes)
-  params = sharding.init_params(cfg, jax.random.key(0), mesh)
+  params = params_lib.init_params(cfg, jax.random.key(0), mesh)
   # Params really are sharded (not replicated) where the rules say so.
   assert not params["layers"]["mlp"]["up_proj"]["kernel"].sharding.is_fully_replicated
   p_shard = jax.tree.map(lambda x: x.sharding, params)
@@ -79,10 +80,10 @@ def test_sharded_logits_and_train_step_match_unsharded(axes):
 def test_uneven_dims_fall_back_to_replication():
   mesh = sharding.make_mesh(dict(tensor=8))
   cfg = presets.get("tiny", vocab_size=83)  # 83 is prime: vocab cannot be split.
-  shard = sharding.param_shardings(cfg, mesh)
+  shard = params_lib.param_shardings(cfg, mesh)
   assert shard["embed"]["embedding"].spec[0] is None
   assert shard["layers"]["mlp"]["up_proj"]["kernel"].spec[2] == "tensor"
-  params = sharding.init_params(cfg, jax.random.key(0), mesh)
+  params = params_lib.init_params(cfg, jax.random.key(0), mesh)
   assert params["embed"]["embedding"].shape == (83, 64)
 
 
@@ -113,6 +114,7 @@ _REMAT_SCRIPT = textwrap.dedent("""
     import flax.linen as nn
     import jax, jax.numpy as jnp
     from r1jax import sharding
+    from r1jax.models import params as params_lib
     from r1jax.models import presets
     from r1jax.models.transformer import Transformer
     mesh = sharding.make_mesh(dict(data=2, fsdp=2, tensor=2))
@@ -127,7 +129,7 @@ _REMAT_SCRIPT = textwrap.dedent("""
     os.write(2, b"==MODEL==\\n")
     for vocab in (128, 83):  # 83: a vocabulary that 'tensor' cannot split.
       cfg = presets.get("tiny", vocab_size=vocab)
-      params = sharding.init_params(cfg, jax.random.key(0), mesh)
+      params = params_lib.init_params(cfg, jax.random.key(0), mesh)
       loss = lambda p: jnp.mean(Transformer(cfg).apply({"params": p}, toks) ** 2)
       with sharding.activation_sharding(mesh):
         jax.jit(jax.value_and_grad(loss)).lower(params).compile()

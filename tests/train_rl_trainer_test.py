@@ -15,6 +15,7 @@ import rl_harness
 
 from r1jax.rl.algorithms import ALGORITHMS
 from r1jax.train import rl_trainer, setup
+from r1jax.models import params as params_lib
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 
@@ -203,11 +204,10 @@ def test_scoring_with_fused_attention_matches_dense():
   """rl_step scores rows as one run each (single_segment): the rolled causal form of the fused
   kernels gives the dense log-probs on every completion token (float32, atol 2e-5)."""
   import dataclasses  # pylint: disable=g-import-not-at-top
-  from r1jax import sharding  # pylint: disable=g-import-not-at-top
   from r1jax.models import presets  # pylint: disable=g-import-not-at-top
   from r1jax.train import rl_step  # pylint: disable=g-import-not-at-top
   mc = presets.get("tiny", vocab_size=40)
-  params = sharding.init_params(mc, jax.random.key(0))
+  params = params_lib.init_params(mc, jax.random.key(0))
   rng = np.random.default_rng(0)
   B, P, G, T = 3, 6, 2, 5
   prompts = rng.integers(1, 40, (B, P)).astype(np.int32)

@@ -144,11 +144,10 @@ def table(sweep: Mapping, by_point: Mapping[str, list], baseline: str = "") -> s
 def _curve(run_dir: pathlib.Path, metric: str) -> dict[int, float]:
   """step -> value of one run's metrics.jsonl (the last row of a step wins; warm-up SFT rows,
   logged at negative steps, are left out)."""
-  from r1jax.train.metrics import read_jsonl  # pylint: disable=g-import-not-at-top
-  path = run_dir / "metrics.jsonl"
+  path = run_dir / results_lib.JSONL_NAME
   out: dict[int, float] = {}
   if path.is_file():
-    for r in read_jsonl(path):
+    for r in results_lib.read_jsonl(path):
       if metric in r and int(r["step"]) >= 0 and not math.isnan(float(r[metric])):
         out[int(r["step"])] = float(r[metric])
   return out

@@ -1,13 +1,12 @@
 """PNG curves for training runs and evaluations (matplotlib, headless Agg backend).
 
-  plot_curves(workdir / "metrics.jsonl", ["reward/mean", "eval/accuracy"], "curves.png", "GRPO")
+  plot_curves(read_jsonl(workdir / "metrics.jsonl"), ["reward/mean", "eval/accuracy"], "curves.png")
   plot_budget_curve([256, 512, 1024], [0.31, 0.42, 0.47], "budget.png")
   plot_scaling_curve([1, 2, 4, 8], {"maj@k": [...], "pass@k": [...]}, "scaling.png")
 """
 from __future__ import annotations
 
 import math
-import os
 import pathlib
 from typing import Any, Mapping, Sequence
 
@@ -16,7 +15,6 @@ import matplotlib
 matplotlib.use("Agg")  # Before pyplot: no display on training hosts.
 import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-from r1jax.train.metrics import read_jsonl  # pylint: disable=g-import-not-at-top
 
 
 def _save(fig, out_png) -> pathlib.Path:
@@ -28,16 +26,14 @@ def _save(fig, out_png) -> pathlib.Path:
   return out
 
 
-def plot_curves(jsonl_path_or_records: str | os.PathLike | Sequence[Mapping[str, Any]],
-                keys: Sequence[str], out_png, title: str = "") -> pathlib.Path:
-  """One panel per key of value vs step, from a metrics.jsonl file or its records.
+def plot_curves(records: Sequence[Mapping[str, Any]], keys: Sequence[str], out_png,
+                title: str = "") -> pathlib.Path:
+  """One panel per key of value vs step, from metric records (`train.metrics.read_jsonl` reads
+  a metrics.jsonl; this module stays free of the trainer's imports).
 
   Records lacking a key (or holding NaN for it) are skipped for that key only.
   """
-  if isinstance(jsonl_path_or_records, (str, os.PathLike)):
-    records = read_jsonl(jsonl_path_or_records)
-  else:
-    records = list(jsonl_path_or_records)
+  records = list(records)
   if not keys:
     raise ValueError("plot_curves: no keys to plot")
   for i, r in enumerate(records):

@@ -21,6 +21,7 @@ import numpy as np
 
 from r1jax import sharding
 from r1jax.models import orbax_io
+from r1jax.models import params as params_lib
 
 RUN_MODEL_CONFIG = "model_config.json"  # <workdir>/model_config.json: the run's ModelConfig.
 MODEL_DIR = "model"
@@ -88,7 +89,7 @@ def load(path, mesh=None, rules=None) -> tuple[orbax_io.ModelConfig, dict]:
   config = orbax_io.config_from_dict(json.loads(loc.config_file.read_text()),
                                      str(loc.config_file))
   params = _checkpoint_params(loc.path)
-  abstract = nn.meta.unbox(sharding.abstract_params(config))
+  abstract = nn.meta.unbox(params_lib.abstract_params(config))
   want = jax.tree_util.tree_structure(abstract)
   if jax.tree_util.tree_structure(params) != want:
     raise ValueError(f"{loc.path}: checkpoint params do not match {loc.config_file}")
@@ -100,6 +101,6 @@ def load(path, mesh=None, rules=None) -> tuple[orbax_io.ModelConfig, dict]:
     device = jax.devices()[0]
     return config, jax.tree.map(lambda x, a: jax.device_put(np.asarray(x, a.dtype), device),
                                 params, abstract)
-  shardings = sharding.param_shardings(config, mesh, sharding.rules_from_config(rules))
+  shardings = params_lib.param_shardings(config, mesh, sharding.rules_from_config(rules))
   return config, jax.tree.map(lambda x, a, s: jax.device_put(np.asarray(x, a.dtype), s),
                               params, abstract, shardings)

@@ -20,6 +20,7 @@ import orbax.checkpoint as ocp
 
 from r1jax import sharding
 from r1jax.models.transformer import ModelConfig, RopeScaling
+from r1jax.models import params as params_lib
 
 CONFIG_FILE = "model_config.json"
 PARAMS_DIR = "params"
@@ -65,12 +66,12 @@ def load_orbax(directory, mesh=None, rules=None) -> tuple[ModelConfig, dict]:
   if not config_file.is_file():
     raise ValueError(f"{config_file}: not found (not a save_orbax directory)")
   config = config_from_dict(json.loads(config_file.read_text()), str(config_file))
-  shapes = nn.meta.unbox(sharding.abstract_params(config))
+  shapes = nn.meta.unbox(params_lib.abstract_params(config))
   if mesh is None:
     one_device = jax.sharding.SingleDeviceSharding(jax.devices()[0])
     shardings = jax.tree.map(lambda _: one_device, shapes)
   else:
-    shardings = sharding.param_shardings(config, mesh, sharding.rules_from_config(rules))
+    shardings = params_lib.param_shardings(config, mesh, sharding.rules_from_config(rules))
   target = jax.tree.map(lambda s, sh: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=sh),
                         shapes, shardings)
   params = ocp.StandardCheckpointer().restore(directory / PARAMS_DIR, target)

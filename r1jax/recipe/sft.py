@@ -28,6 +28,7 @@ from r1jax.train import data_fingerprint
 from r1jax.train import setup as setup_lib
 from r1jax.train import sft_trainer
 from r1jax.train.state import create_state, optimizer_from_config
+from r1jax.models import params as params_lib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +54,7 @@ class SFTConfig:
 def _initial_state(params, optimizer, mesh, model_config, rules, seed: int):
   """`create_state` around a COPY of `params` (the SFT step donates its state, and expert
   iteration restarts every round from the same initial params)."""
-  p_shard = sharding.param_shardings(model_config, mesh, rules) if mesh is not None else None
+  p_shard = params_lib.param_shardings(model_config, mesh, rules) if mesh is not None else None
   return create_state(lambda _: jax.tree.map(jnp.copy, params), optimizer, seed, mesh, p_shard)
 
 

@@ -32,11 +32,10 @@ from typing import Any, Iterator, Mapping, Sequence, TextIO
 
 import numpy as np
 
+from r1jax.results import JSONL_NAME, read_jsonl  # pylint: disable=unused-import
 from r1jax.train import exit_status
 
-JSONL_NAME = "metrics.jsonl"
 TENSORBOARD_DIR = "tensorboard"
-_NONFINITE = {"nan": math.nan, "inf": math.inf, "-inf": -math.inf}
 
 
 def to_float(name: str, value: Any) -> float:
@@ -54,10 +53,6 @@ def _encode(x: float) -> float | str:
   if math.isinf(x):
     return "inf" if x > 0 else "-inf"
   return x
-
-
-def _decode(x):
-  return _NONFINITE[x] if isinstance(x, str) and x in _NONFINITE else x
 
 
 class MetricsWriteError(exit_status.FatalError):
@@ -192,23 +187,6 @@ class MetricsWriter:
       self._tb.close()
       os.close(self._fd)
       self.active = False
-
-
-def read_jsonl(path) -> list[dict[str, Any]]:
-  """Records of a metrics.jsonl file, with "nan"/"inf"/"-inf" back as floats."""
-  records = []
-  with open(path, encoding="utf-8") as f:
-    for lineno, line in enumerate(f, start=1):
-      if not line.strip():
-        continue
-      try:
-        record = json.loads(line)
-      except json.JSONDecodeError as e:
-        raise ValueError(f"{path}:{lineno}: invalid JSON: {e}") from e
-      if not isinstance(record, dict):
-        raise ValueError(f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}")
-      records.append({k: _decode(v) for k, v in record.items()})
-  return records
 
 
 def format_hms(seconds: float) -> str:

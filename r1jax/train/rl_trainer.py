@@ -31,6 +31,7 @@ from r1jax.train import setup as setup_lib
 from r1jax.train import sft_trainer
 from r1jax.train import workdir_lock
 from r1jax.train.state import create_state, optimizer_from_config
+from r1jax.models import params as params_lib
 
 
 # Kept importable from here (benchmarks and tests built configs through it).
@@ -71,7 +72,7 @@ def _train_and_evaluate(config, workdir: str) -> dict:
 
   G, T = config.sampler.group_size, config.sampler.max_new_tokens
   optimizer, value_optimizer = rl_phases.optimizers(config, algo)
-  p_shard = sharding.param_shardings(model_config, mesh, rules)
+  p_shard = params_lib.param_shardings(model_config, mesh, rules)
   settings = rl_phases.rl_settings(config, algo)
   state, state_shard = create_state(
       init_params_fn, optimizer, config.seed, mesh, p_shard,

@@ -18,6 +18,7 @@ from r1jax.rewards import registry as rewards_registry
 from r1jax.rl.algorithms import get_algorithm
 from r1jax.sampling.sampler import SamplerConfig
 from r1jax.train import exit_status
+from r1jax.models import params as params_lib
 
 
 class ConfigError(exit_status.FatalError, ValueError):
@@ -326,7 +327,7 @@ def build_model(config, tokenizer, mesh, rules):
   if model_config.vocab_size < tokenizer.vocab_size:
     _fail("model.overrides.vocab_size", f"{model_config.vocab_size} is smaller than the "
           f"tokenizer's {tokenizer.vocab_size} ids")
-  return model_config, lambda rng: sharding.init_params(model_config, rng, mesh, rules)
+  return model_config, lambda rng: params_lib.init_params(model_config, rng, mesh, rules)
 
 
 class Data(NamedTuple):

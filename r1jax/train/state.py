@@ -97,7 +97,7 @@ def create_state(init_params_fn: Callable[[jax.Array], Any], optimizer, seed: in
   """Builds the state already sharded: shapes via eval_shape, then one jit with out_shardings.
 
   Returns (state, state_shardings). `init_params_fn(rng) -> params` runs first, on its own: a
-  sharded init (sharding.init_params) or params that already exist (loaded weights, a warm
+  sharded init (models.params.init_params) or params that already exist (loaded weights, a warm
   start). They then enter the optimizer-state jit as an argument, never as a constant captured
   by the trace, which a multi-host array cannot be, and the state holds them without a copy.
   Optimizer state takes the params' shardings (optax states mirror the params tree; scalars

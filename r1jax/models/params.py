@@ -1,0 +1,35 @@
+"""A model's parameters from its config: abstract shapes, shardings, sharded random init.
+
+Kept beside the model so that r1jax/sharding.py (meshes and rules) never imports it.
+"""
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+from jax.sharding import Mesh
+
+from r1jax import sharding
+from r1jax.models.transformer import ModelConfig, Transformer
+
+
+def abstract_params(config: ModelConfig):
+  """Boxed (nn.LogicallyPartitioned) ShapeDtypeStructs of the params; no compute, no memory."""
+  tokens = jax.ShapeDtypeStruct((1, 1), jnp.int32)
+  return jax.eval_shape(lambda r, t: Transformer(config).init(r, t)["params"],
+                        jax.random.key(0), tokens)
+
+
+def param_shardings(config: ModelConfig, mesh: Mesh, rules=sharding.DEFAULT_RULES):
+  """A pytree of NamedSharding matching the (unboxed) params tree."""
+  return sharding.tree_shardings(abstract_params(config), mesh, rules)
+
+
+def init_params(config: ModelConfig, rng: jax.Array, mesh: Mesh | None = None,
+                rules=sharding.DEFAULT_RULES):
+  """Random params created directly in their shardings (never whole on one device)."""
+  def init(r):
+    return nn.meta.unbox(Transformer(config).init(r, jnp.zeros((1, 1), jnp.int32))["params"])
+  if mesh is None:
+    return jax.jit(init)(rng)
+  return jax.jit(init, out_shardings=param_shardings(config, mesh, rules))(rng)
