@@ -26,7 +26,8 @@ def test_plot_curves_from_jsonl(tmp_path):
       scalars["eval/accuracy"] = float("nan") if step == 10 else step / 40
     w.write(step, scalars)
   w.close()
-  out = plots.plot_curves(metrics.read_jsonl(tmp_path / "metrics.jsonl"), ["reward/mean", "eval/accuracy"],
+  records = metrics.read_jsonl(tmp_path / "metrics.jsonl")
+  out = plots.plot_curves(records, ["reward/mean", "eval/accuracy"],
                           tmp_path / "png" / "curves.png", "GRPO tiny")
   assert out == tmp_path / "png" / "curves.png"
   _assert_png(out)

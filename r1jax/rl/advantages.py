@@ -58,7 +58,7 @@ class AdvantageInputs:
   step_rewards_NxT: dense rewards placed at the token where each step ends, zeros elsewhere.
   step_mask_NxT: where the steps end; default step_rewards_NxT != 0 (pass it when a step's
     reward can be exactly 0). kl_NxT: per-token KL to the reference, for the reward penalty.
-  keep_N: rows that count (default all), e.g. `filtering.group_keep_mask`'s output.
+  keep_N: rows that count (default all), e.g. DAPO's kept groups (rl_phases.dynamic_rollout).
   """
   rewards_N: Array
   mask_NxT: Array

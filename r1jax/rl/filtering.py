@@ -1,8 +1,8 @@
-"""DAPO dynamic sampling and overlong filtering, as static-shape masks.
+"""DAPO overlong filtering as a static-shape mask (`train/rl_phases.loss_mask` applies it).
 
-Shape legend: N completions = num_prompts (P) * G, each group of G contiguous; T completion
-tokens. Nothing here changes an array's size (jit needs static shapes): filtered rows are
-masked out, and the trainer folds the masks into `mask_NxT` / `AdvantageInputs.keep_N`.
+Shape legend: N completions, T completion tokens. Nothing here changes an array's size (jit
+needs static shapes): filtered rows are masked out. DAPO's other filter, dynamic sampling,
+selects whole groups on the host (`train/rl_phases.dynamic_rollout`), where it can refill.
 """
 from __future__ import annotations
 
@@ -10,21 +10,6 @@ import jax
 import jax.numpy as jnp
 
 Array = jax.Array
-
-
-def group_keep_mask(rewards_N: Array, group_size: int) -> tuple[Array, Array]:
-  """DAPO dynamic sampling: drop groups whose G rewards are all equal (no learning signal).
-
-  Returns (keep_N, num_dropped_groups): keep_N is float32 1/0 per row, constant within a
-  group; num_dropped_groups is an int32 scalar. Equality is exact, as rule rewards are.
-  """
-  N = rewards_N.shape[0]
-  if group_size < 1 or N % group_size:
-    raise ValueError(f"group_size={group_size} must be a positive int dividing N={N}")
-  r_PxG = rewards_N.reshape(-1, group_size)
-  keep_P = jnp.max(r_PxG, axis=1) != jnp.min(r_PxG, axis=1)
-  keep_N = jnp.repeat(keep_P, group_size).astype(jnp.float32)
-  return keep_N, jnp.sum(~keep_P, dtype=jnp.int32)
 
 
 def overlong_mask(truncated_N: Array, mask_NxT: Array) -> Array:

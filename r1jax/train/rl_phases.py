@@ -26,6 +26,7 @@ from r1jax import distributed
 from r1jax.eval.evaluate import completions_text, example_keys
 from r1jax.rewards import registry as rewards_registry
 from r1jax.rl import advantages as adv_lib
+from r1jax.rl import filtering
 from r1jax.rl import losses
 from r1jax.sampling import stop_text
 from r1jax.sampling.sampler import STOP_LENGTH
@@ -158,7 +159,7 @@ def loss_mask(roll: Rollout, config) -> jax.Array:
   if config.rl.mask_forced_tokens:
     mask = mask * (1 - roll.forced_NxT.astype(jnp.float32))
   if config.rl.overlong_filter:
-    mask = mask * (roll.stop_N != STOP_LENGTH)[:, None].astype(jnp.float32)
+    mask = filtering.overlong_mask(roll.stop_N == STOP_LENGTH, mask)
   return mask
 
 
