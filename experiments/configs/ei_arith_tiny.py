@@ -13,47 +13,28 @@ from r1jax.recipe.defaults import recipe_config
 def get_config(arg=None):
   del arg
   c = recipe_config()
-  c.seed = 0
   c.tokenizer = "char:math"
   c.model.preset = "small"  # ~0.8M params; model.init_checkpoint would replace the warm start.
-  c.data.source = "arith"
-  c.data.template = "plain"
   c.data.knobs = dict(difficulty="easy", min_ops=3, max_ops=3, digits=1, operators="+-")
   c.data.max_prompt_len = 16
 
   c.warm_start.sft_steps = 120  # Round 0: SFT on reference traces (the initial model).
-  c.warm_start.batch_size = 64
-  c.warm_start.max_len = 64
-  c.warm_start.lr = 3e-3
-  c.warm_start.warmup_steps = 20
 
-  c.ei.rounds = 2
-
-  c.sampler.group_size = 8  # K samples per training prompt and round.
-  c.sampler.max_new_tokens = 48
   c.sampler.temperature = 0.7  # Rejection sampling's samples.
   c.eval.temperature = 0.7  # The pass@k/maj@k samples.
-  c.sampler.stop_strings = ("</answer>",)
   c.rewards = dict(math_accuracy=1.0, format_strict=0.1)
 
   c.rs.num_prompts = 2048  # The same training prompts every round (new samples: salt=round).
   c.rs.prompts_per_batch = 256
   c.rs.shard_prompts = 1024
-  c.rs.labels = "gold"
   c.rs.filters.required = ("format_strict", "process_steps")  # Clean traces only.
-  c.rs.filters.drop_truncated = True
   c.rs.filters.max_per_prompt = 1
 
   c.sft.steps = 60  # Per round, from the initial model on the union.
-  c.sft.batch_size = 64
-  c.sft.max_len = 64
   c.sft.lr = 1e-3
-  c.sft.schedule = "cosine"
   c.sft.warmup_steps = 0
   c.sft.checkpoint_every = 30
 
-  c.eval.num_problems = 500  # Held-out greedy pass@1 after every round.
-  c.eval.k = 4
   c.eval.k_problems = 200
   # A multiple of 8 too (make runs on 8 host CPU devices); the last batch is padded.
   c.eval.batch_size = 256

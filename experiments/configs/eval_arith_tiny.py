@@ -15,32 +15,19 @@ def get_config(arg=None):
   if arg not in (None, "force"):
     raise ValueError(f"eval_arith_tiny: unknown variant {arg!r}; use none or 'force'")
   c = recipe_config()
-  c.seed = 0
   c.tokenizer = "char:math"
   c.model.init_checkpoint = ""  # Required: --config.model.init_checkpoint=<workdir>/model.
-  c.data.source = "arith"
-  c.data.template = "plain"
   c.data.knobs = dict(difficulty="easy", min_ops=3, max_ops=3, digits=1, operators="+-")
-  c.data.eval_split = "test"
 
-  c.sampler.max_new_tokens = 48
-  c.sampler.stop_strings = ("</answer>",)
-  c.eval.accuracy_reward = "math_accuracy"
-
-  c.test_time.num_problems = 200
-  c.test_time.batch_size = 200
   c.test_time.ks = (1, 2, 4, 8, 16)
   c.test_time.temperature = 0.7
   c.test_time.budgets = (1, 7, 13, 19, 25)  # '<think>' + 0, 1, 2, 3, 4 steps of 6 tokens.
   c.test_time.budget_mode = "force" if arg == "force" else "cap"
-  c.test_time.think_end = "</think>"
   c.test_time.wait = "\n"  # The char vocabulary has 'Wait' as 4 tokens; a new line asks for
   #                          one more step in the toy's own idiom.
-  c.test_time.max_waits = 4
   c.test_time.answer_prefix = "<answer>"  # After a forced end of thinking, answer at once.
   # The toy has no "Alternatively": its thoughts are the lines of the trace, so TIP here
   # penalises a new line within 7 tokens of the previous one (a step is 6 tokens).
   c.test_time.tip_strings = ("\n",)
-  c.test_time.tip_alpha = 3.0
   c.test_time.tip_beta = 7
   return c

@@ -15,14 +15,12 @@ from r1jax.recipe.defaults import recipe_config
 def get_config(arg=None):
   del arg
   c = recipe_config()
-  c.seed = 0
   c.tokenizer = ""  # '' = the tokenizer.json in model.hf_checkpoint.
   c.model.hf_checkpoint = ""  # Required: a local Qwen2.5 (Math) Instruct folder.
   c.model.overrides = dict(dtype="bfloat16")
   c.data.data_dir = ""  # Required: folder holding math500/ and gsm8k/ (test.jsonl).
   c.data.source = "math500"
   c.data.eval_source = "math500"
-  c.data.eval_split = "test"
   c.data.template = "qwen_chat"
   c.data.max_prompt_len = 512
 

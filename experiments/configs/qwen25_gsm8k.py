@@ -16,7 +16,6 @@ def get_config(arg=None):
   if size not in ("0.5b", "1.5b"):
     raise ValueError(f"qwen25_gsm8k: config arg must be '0.5b' or '1.5b', got {size!r}")
   c = base_config()
-  c.seed = 0
   c.total_steps = 500  # RL steps.
   c.prompts_per_step = 32  # R1-Zero: 32 questions per step.
   c.tokenizer = ""  # '' = the tokenizer.json in model.hf_checkpoint.
@@ -30,33 +29,21 @@ def get_config(arg=None):
   c.data.template = "r1_zero"  # "... Assistant:" then <think> ... </think> <answer> ... </answer>.
   c.data.max_prompt_len = 256
 
-  c.sampler.group_size = 8  # G.
   c.sampler.max_new_tokens = 1024
-  c.sampler.temperature = 1.0
-  c.sampler.stop_strings = ("</answer>",)  # Several tokens in Qwen's vocab: a stop sequence.
 
-  c.rl.algorithm = "grpo"
   c.rl.kl_coef = 0.001  # R1-Zero's beta.
   c.rl.num_minibatches = 4  # 256 rollouts -> 4 updates of 64.
   c.rl.grad_accum = 8 if size == "0.5b" else 16  # Microbatches of 8 (0.5B) or 4 rollouts.
   c.rl.score_chunks = 16  # Old/ref log-probs 16 rows at a time (152k-vocab logits are big).
-  c.rewards.math_accuracy = 1.0
   c.rewards.format_strict = 0.1
 
   c.optim.lr = 1e-6 if size == "0.5b" else 5e-7
   c.optim.warmup_steps = 10
-  c.optim.weight_decay = 0.0
-  c.optim.grad_clip = 1.0
 
   c.mesh.data = 1
   c.mesh.fsdp = -1  # Shard params/optimizer over every device.
-  c.mesh.tensor = 1
 
-  c.eval.every = 50
-  c.eval.num_problems = 500  # First 500 of GSM8K test, greedy.
   c.eval.k = 8
-  c.eval.k_problems = 100
   c.eval.batch_size = 64
-  c.checkpoint.every = 50
   c.reward_workers = 4  # Grade in a process pool while the accelerator works.
   return c

@@ -16,32 +16,22 @@ def get_config(arg=None):
   if arg not in (None, "majority"):
     raise ValueError(f"rs_arith_tiny: unknown variant {arg!r}; use none or 'majority'")
   c = recipe_config()
-  c.seed = 0  # Sampling keys.
   c.tokenizer = "char:math"  # As the checkpoint was trained with (sft_arith_tiny).
   c.model.init_checkpoint = ""  # Required: --config.model.init_checkpoint=<sft workdir>/model.
-  c.data.source = "arith"
-  c.data.template = "plain"
   c.data.knobs = dict(difficulty="easy", min_ops=3, max_ops=3, digits=1, operators="+-")
   c.data.max_prompt_len = 16
 
-  c.sampler.group_size = 8  # K samples per prompt.
-  c.sampler.max_new_tokens = 48
   c.sampler.temperature = 0.7  # Below 1: fewer sloppy steps, more clean correct traces.
-  c.sampler.stop_strings = ("</answer>",)
   c.rewards = dict(math_accuracy=1.0, format_strict=0.1)  # Graded and stored per sample.
 
-  c.rs.split = "train"
   c.rs.num_prompts = 2048
   c.rs.prompts_per_batch = 256
   c.rs.shard_prompts = 512  # Four shards: the unit of resumption.
   c.rs.labels = "majority" if arg == "majority" else "gold"
   c.rs.min_confidence = 0.6  # Majority labels only.
-  c.rs.filters.correct = True  # Against the gold answer, or the majority label.
   # A right answer can hide wrong steps ("5+1=5" then a lucky slip back): keep only traces in
   # R1's format whose every step checks.
   c.rs.filters.required = ("format_strict", "process_steps")
-  c.rs.filters.drop_truncated = True
-  c.rs.filters.dedup = True
   c.rs.filters.max_per_prompt = 1  # The toy has one clean trace per problem anyway.
   c.rs.filters.prefer = "shortest"
   return c

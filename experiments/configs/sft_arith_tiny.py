@@ -15,26 +15,14 @@ def get_config(arg=None):
   if arg not in (None, "distill"):
     raise ValueError(f"sft_arith_tiny: unknown variant {arg!r}; use none or 'distill'")
   c = recipe_config()
-  c.seed = 0  # Init and data order.
   c.tokenizer = "char:math"  # Characters plus single-token <think>, </think>, <answer>, </answer>.
   c.model.preset = "small"  # d_model 128, 4 layers: ~0.8M params.
-  c.data.source = "arith"  # Arithmetic chains with step-by-step reference traces.
-  c.data.template = "plain"  # "<question>\n": short prompts keep the toy fast.
   # Three +/- operations on one-digit numbers: ~40% greedy pass@1 after 120 steps.
   c.data.knobs = dict(difficulty="easy", min_ops=3, max_ops=3, digits=1, operators="+-")
   c.data.max_prompt_len = 16
 
-  c.sft.steps = 120  # Deliberately short: leaves headroom for expert iteration / RL.
-  c.sft.batch_size = 64
-  c.sft.max_len = 64  # Prompt + trace + answer fit easily.
-  c.sft.lr = 3e-3
-  c.sft.schedule = "cosine"
-  c.sft.warmup_steps = 20
   c.sft.checkpoint_every = 40  # Resumable every 40 steps.
 
-  c.sampler.max_new_tokens = 48  # For the evaluation after training.
-  c.sampler.stop_strings = ("</answer>",)
-  c.eval.num_problems = 500  # Greedy pass@1 on 500 held-out problems after training.
   c.eval.k = 0  # No sampled pass@k here (eval_main measures it).
   # A multiple of 8 too (make runs on 8 host CPU devices); the last batch is padded.
   c.eval.batch_size = 256
