@@ -11,6 +11,7 @@ import recipe_toy
 
 from r1jax.recipe import generation, shards
 from r1jax.recipe import rejection_sampling as rs_lib
+from r1jax.recipe.defaults import recipe_config
 from r1jax.rewards.math import grade
 from r1jax.rewards.registry import RewardSpec
 from r1jax.sampling.sampler import SamplerConfig
@@ -32,9 +33,18 @@ def _ex(i, answer):
           "task": "t"}
 
 
+def _rs(filters=None, **kw) -> rs_lib.RSConfig:
+  """RSConfig from the recipe's defaults (their one home), with these overrides. The filter
+  tests switch drop_truncated off unless they test it: their samples stop for other reasons."""
+  c = recipe_config()
+  f = {**dict(c.rs.filters), "drop_truncated": False, **(filters or {})}
+  base = dict(labels=c.rs.labels, min_confidence=c.rs.min_confidence,
+              accuracy_reward=c.eval.accuracy_reward)
+  return rs_lib.RSConfig(**{**base, **kw}, filters=rs_lib.Filters(**f))
+
+
 def _select(examples, gens, **kw):
-  filters = kw.pop("filters", {})
-  rs = rs_lib.RSConfig(filters=rs_lib.Filters(**filters), **kw)
+  rs = _rs(**kw)
   specs = rs_lib.graded_specs([RewardSpec("math_accuracy")], rs)
   return rs_lib.select(examples, gens, specs, rs)
 
@@ -105,20 +115,20 @@ def test_majority_labels_with_confidence_threshold():
   rows, stats = _select(gold, gens, labels="majority", min_confidence=0.5)
   assert stats["majority_matches_gold"] == 1 and rows[0]["gold_answer"] == "7"
   with pytest.raises(ValueError, match="rs.labels"):
-    rs_lib.RSConfig(labels="vibes")
+    _rs(labels="vibes")
   _, stats = _select(examples, gens, labels="gold")
   assert stats["skipped_no_gold"] == 3
 
 
 def test_config_errors_name_the_field():
   with pytest.raises(ValueError, match="rs.filters.required: unknown reward 'nope'"):
-    rs_lib.RSConfig(filters=rs_lib.Filters(required=("nope",)))
+    _rs(filters=dict(required=("nope",)))
   with pytest.raises(ValueError, match="rs.filters.prefer"):
-    rs_lib.RSConfig(filters=rs_lib.Filters(prefer="best"))
+    _rs(filters=dict(prefer="best"))
   with pytest.raises(ValueError, match="rs.filters.required must be a sequence"):
-    rs_lib.Filters(required="format_strict")
+    _rs(filters=dict(required="format_strict"))
   with pytest.raises(ValueError, match="rs.min_confidence"):
-    rs_lib.RSConfig(min_confidence=1.5)
+    _rs(min_confidence=1.5)
 
 
 # End to end with a tiny model trained for seconds on one-step sums.
@@ -126,7 +136,7 @@ def test_config_errors_name_the_field():
 SAMPLER = SamplerConfig(max_new_tokens=16, eos_id=recipe_toy.TOKENIZER.eos_id,
                         pad_id=recipe_toy.TOKENIZER.pad_id, temperature=1.0, n=4,
                         stop_token_ids=(recipe_toy.TOKENIZER.token_to_id("</answer>"),))
-RS = rs_lib.RSConfig(filters=rs_lib.Filters(dedup=False))
+RS = _rs(filters=dict(dedup=False))
 SPECS = rs_lib.graded_specs([RewardSpec("math_accuracy"), RewardSpec("format_strict", 0.1)], RS)
 
 

@@ -10,8 +10,8 @@ from r1jax.recipe import sft, shards
 from r1jax.recipe.defaults import recipe_config
 from r1jax.models.params import init_params
 
-CFG = sft.SFTConfig(steps=8, batch_size=8, max_len=24, lr=3e-3, warmup_steps=2,
-                    checkpoint_every=4, log_every=2)
+CFG = sft.SFTConfig.from_config(recipe_config().sft, steps=8, batch_size=8, max_len=24,
+                                lr=3e-3, warmup_steps=2, checkpoint_every=4, log_every=2)
 
 
 def _finetune(params, workdir, log=lambda m: None):

@@ -8,6 +8,7 @@ from r1jax.data import sources
 from r1jax.models import presets
 from r1jax.recipe import sft
 from r1jax.models.params import init_params
+from r1jax.recipe.defaults import recipe_config
 from r1jax.tokenizers import char_tokenizer_for_math
 
 # One '+' or '-' on one-digit numbers: about 130 distinct problems, so a tiny model learns
@@ -30,6 +31,7 @@ def examples(split, n, start=0):
 def trained_params(steps: int = 100):
   """Tiny-preset params after `steps` SFT steps on reference traces (no mesh)."""
   params = init_params(MODEL, jax.random.key(0))
-  cfg = sft.SFTConfig(steps=steps, batch_size=32, max_len=24, lr=3e-3, warmup_steps=10,
-                      log_every=10**9)
+  cfg = sft.SFTConfig.from_config(recipe_config().sft, steps=steps, batch_size=32, max_len=24,
+                                  lr=3e-3, warmup_steps=10, checkpoint_every=0,
+                                  log_every=10**9)
   return sft.finetune(params, MODEL, source("train"), TOKENIZER, cfg, log=lambda s: None)

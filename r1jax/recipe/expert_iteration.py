@@ -62,10 +62,11 @@ def _initial_model(config, workdir: pathlib.Path, rt: runtime.Runtime, log):
   model_dir = _round_dir(workdir, 0) / "model"
   if model_dir.is_dir():
     return _load_params(model_dir, rt, config)
-  cfg = sft.SFTConfig(steps=ws.sft_steps, batch_size=ws.batch_size, max_len=ws.max_len,
-                      lr=ws.lr, warmup_steps=ws.warmup_steps, seed=config.seed,
-                      log_every=config.sft.log_every,
-                      checkpoint_every=config.sft.checkpoint_every)
+  # Round 0 is the warm start: its optimizer fields from warm_start, the rest from sft.
+  cfg = sft.SFTConfig.from_config(
+      config.sft, steps=ws.sft_steps, batch_size=ws.batch_size, max_len=ws.max_len,
+      lr=ws.lr, warmup_steps=ws.warmup_steps, schedule=ws.schedule, weight_decay=0.0,
+      grad_clip=1.0, pack=False, seed=config.seed)
   runtime.check_batch("warm_start.batch_size", cfg.batch_size, rt.mesh)
   log(f"round 0: warm start, {cfg.steps} SFT steps on {config.data.source} traces")
   params = sft.finetune(rt.params, rt.model_config,

@@ -38,16 +38,17 @@ LABELS = ("gold", "majority", "auto")
 
 @dataclasses.dataclass(frozen=True)
 class Filters:
-  """Which samples survive; each check is off at its default except `correct` and `dedup`."""
-  correct: bool = True  # Keep only samples the accuracy reward grades 1.0 against the label.
-  required: tuple[str, ...] = ()  # Rewards that must score 1.0 ('format_strict', ...).
-  drop_truncated: bool = False  # Drop samples cut at max_new_tokens (stop reason 'length').
-  min_tokens: int = 0  # Drop samples shorter than this many tokens.
-  max_tokens: int = 0  # Drop samples longer than this many tokens; 0 is no limit.
-  min_language: float = 0.0  # Minimum 'language_consistency' score; 0 is off.
-  dedup: bool = True  # Drop repeats of a completion (whitespace-normalised) of the same prompt.
-  max_per_prompt: int = 0  # M; 0 keeps every surviving sample.
-  prefer: str = "first"  # Which M to keep: 'first' (sample order) or 'shortest'.
+  """Which samples survive. No defaults here: they live in recipe/defaults.py (rs.filters),
+  which documents each field; `config_from` builds this from a config."""
+  correct: bool  # Keep only samples the accuracy reward grades correct against the label.
+  required: tuple[str, ...]  # Rewards that must score 1.0 ('format_strict', ...).
+  drop_truncated: bool  # Drop samples cut at max_new_tokens (stop reason 'length').
+  min_tokens: int  # Drop samples shorter than this many tokens.
+  max_tokens: int  # Drop samples longer than this many tokens; 0 is no limit.
+  min_language: float  # Minimum 'language_consistency' score; 0 is off.
+  dedup: bool  # Drop repeats of a completion (whitespace-normalised) of the same prompt.
+  max_per_prompt: int  # M; 0 keeps every surviving sample.
+  prefer: str  # Which M to keep: 'first' (sample order) or 'shortest'.
 
   def __post_init__(self):
     if isinstance(self.required, str):
@@ -58,10 +59,11 @@ class Filters:
 
 @dataclasses.dataclass(frozen=True)
 class RSConfig:
-  labels: str = "gold"  # 'gold', 'majority' (self-consistency) or 'auto' (gold when present).
-  min_confidence: float = 0.5  # Majority labels: least share of the K samples voting for it.
-  accuracy_reward: str = "math_accuracy"  # The reward that defines "correct".
-  filters: Filters = Filters()
+  """The rs section (defaults and docs: recipe/defaults.py) plus eval.accuracy_reward."""
+  labels: str  # 'gold', 'majority' (self-consistency) or 'auto' (gold when present).
+  min_confidence: float  # Majority labels: least share of the K samples voting for it.
+  accuracy_reward: str  # The reward that defines "correct".
+  filters: Filters
 
   def __post_init__(self):
     f = self.filters

@@ -33,22 +33,26 @@ from r1jax.models import params as params_lib
 
 @dataclasses.dataclass(frozen=True)
 class SFTConfig:
+  """The sft section. No defaults here: they live in recipe/defaults.py, which documents each
+  field; build one with `from_config`."""
   steps: int
   batch_size: int
   max_len: int  # Prompt + completion + eos tokens; longer examples are skipped and counted.
   lr: float
-  schedule: str = "cosine"
-  warmup_steps: int = 0
-  weight_decay: float = 0.0
-  grad_clip: float = 1.0
-  pack: bool = False
-  checkpoint_every: int = 0  # Steps between resumable saves; 0 saves nothing midway.
-  log_every: int = 50
-  seed: int = 0
+  schedule: str
+  warmup_steps: int
+  weight_decay: float
+  grad_clip: float
+  pack: bool
+  checkpoint_every: int  # Steps between resumable saves; 0 saves nothing midway.
+  log_every: int
+  seed: int
 
   @classmethod
-  def from_config(cls, c) -> "SFTConfig":
-    return cls(**{f.name: getattr(c, f.name) for f in dataclasses.fields(cls)})
+  def from_config(cls, c, **overrides) -> "SFTConfig":
+    """From a config's sft section (or any section with these fields), then `overrides`."""
+    return cls(**{f.name: overrides.get(f.name, getattr(c, f.name, None))
+                  for f in dataclasses.fields(cls)})
 
 
 def _initial_state(params, optimizer, mesh, model_config, rules, seed: int):
