@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 TEST_ENV := XLA_FLAGS=--xla_force_host_platform_device_count=8
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install test test-learning test-slow test-all demo clean
+.PHONY: install test test-learning test-slow test-all mutants demo clean
 
 $(VENV)/.installed: setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ test-slow: install
 
 test-all: install
 	$(TEST_ENV) $(PY) -m pytest -q tests
+
+# Mutation testing of the RL maths, the trainer's step and the math grader (setup.cfg; not CI).
+# Results and reviewed survivors: tests/MUTANTS.md.
+mutants: install
+	$(TEST_ENV) $(PY) -m mutmut run --max-children 2
+	$(PY) -m mutmut results
 
 # The tiny end-to-end run: SFT warm start on arithmetic traces, then GRPO, on CPU.
 DEMO_DIR ?= workdir/demo
