@@ -1,11 +1,26 @@
-"""Test setup: 8 forced host devices (set before JAX is imported anywhere)."""
+"""Test setup: 8 forced host devices and a per-session compilation cache (set before JAX is
+imported anywhere)."""
 import os
 
 os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
+import atexit
 import pathlib
+import shutil
+import tempfile
+
+# One persistent compilation cache per test session, shared with the subprocesses tests start
+# (they inherit the environment): the suite's many tiny trainer, sampler and main runs compile
+# the same programs again and again. A fresh folder each session, removed at exit, so nothing
+# compiled by other code is ever reused.
+if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
+  _CACHE = tempfile.mkdtemp(prefix="r1jax-tests-jit-")
+  os.environ["JAX_COMPILATION_CACHE_DIR"] = _CACHE
+  atexit.register(shutil.rmtree, _CACHE, ignore_errors=True)
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 import pytest
 

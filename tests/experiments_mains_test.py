@@ -13,8 +13,7 @@ from r1jax.recipe import shards
 REPO = pathlib.Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "experiments" / "configs"
 
-# Shrunk to seconds: the tiny preset, a few steps, a handful of problems (8 devices: batches
-# are multiples of 8).
+# Shrunk to seconds: the tiny preset, a few steps, a handful of problems.
 SFT = ["--config.model.preset=tiny", "--config.sft.steps=6", "--config.sft.batch_size=8",
        "--config.sft.checkpoint_every=4", "--config.sft.log_every=2",
        "--config.eval.num_problems=8", "--config.eval.batch_size=8"]
@@ -32,7 +31,10 @@ def _main(name, config, workdir, *flags, kill_on=None):
   starts with that text (and expects it to die)."""
   cmd = [sys.executable, str(REPO / "experiments" / f"{name}.py"),
          f"--config={CONFIGS / config}", f"--workdir={workdir}", *flags]
-  env = dict(os.environ, PYTHONUNBUFFERED="1")
+  # One CPU device, as a laptop run of these commands: the mesh paths are tested in-process,
+  # and 8 virtual devices on 2 cores only slow a subprocess's compiles down.
+  env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(REPO),
+             XLA_FLAGS="--xla_force_host_platform_device_count=1")
   proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           env=env, cwd=REPO)
   out, killed = [], False

@@ -1,6 +1,5 @@
 """Transformer: public API, KV-cache exactness, padding/packing, remat, scan compile time."""
 import dataclasses
-import time
 
 import jax
 import jax.numpy as jnp
@@ -226,7 +225,8 @@ def test_remat_does_not_change_values_or_grads(policy):
     np.testing.assert_allclose(x, y, atol=1e-6)
 
 
-def _compile_seconds(num_layers):
+def _program_ops(num_layers) -> int:
+  """Instructions in the optimised HLO of a gradient step: what compile time scales with."""
   cfg = _cfg(num_layers=num_layers)
   abstract = jax.eval_shape(lambda: params_lib.init_params(cfg, jax.random.key(0)))
   toks = jax.ShapeDtypeStruct((2, 32), jnp.int32)
@@ -234,16 +234,15 @@ def _compile_seconds(num_layers):
   def loss(p, t):
     return jnp.mean(Transformer(cfg).apply({"params": p}, t))
 
-  t0 = time.perf_counter()
-  jax.jit(jax.value_and_grad(loss)).lower(abstract, toks).compile()
-  return time.perf_counter() - t0
+  hlo = jax.jit(jax.value_and_grad(loss)).lower(abstract, toks).compile().as_text()
+  return sum(1 for line in hlo.splitlines() if " = " in line)
 
 
-def test_scan_keeps_compile_time_flat_in_depth():
-  _compile_seconds(2)  # Warm up tracing machinery so the comparison is fair.
-  t2 = min(_compile_seconds(2) for _ in range(2))
-  t24 = min(_compile_seconds(24) for _ in range(2))
-  assert t24 < 2 * t2, f"2 layers: {t2:.2f}s, 24 layers: {t24:.2f}s"
+def test_scan_keeps_the_program_flat_in_depth():
+  """nn.scan compiles one layer body for any depth: 24 layers give the same program size as 2
+  (an unrolled stack would grow ~12x). Counted, not timed: a timing would be flaky."""
+  ops2, ops24 = _program_ops(2), _program_ops(24)
+  assert ops24 <= 1.1 * ops2, (ops2, ops24)
 
 
 @pytest.mark.parametrize("field,kw", [
