@@ -40,3 +40,9 @@ def shared_data_dir():
       pytest.fail(f"shared data not found at {d} (CI is set: tests must not skip)")
     pytest.skip(f"shared data not found at {d}")
   return d
+
+
+def pytest_collection_modifyitems(config, items):  # pylint: disable=unused-argument
+  """The learning runs are the longest test file: collected first, they start first, and the
+  other xdist workers share everything else meanwhile (instead of waiting on them at the end)."""
+  items.sort(key=lambda item: 0 if item.get_closest_marker("learning") else 1)
