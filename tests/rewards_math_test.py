@@ -399,3 +399,20 @@ def test_fuzz_fractions_against_exact_reference(p, q, r, s):
   same = p * s == r * q  # Reference: exact integer cross-multiplication.
   assert rm.answers_match(f"\\frac{{{p}}}{{{q}}}", f"{r}/{s}") is same
   assert rm.answers_match(f"\\dfrac{{{p}}}{{{q}}}", f"\\frac{{{p * 3}}}{{{q * 3}}}")
+
+
+@pytest.mark.parametrize("text,want", [
+    # The last '####' of several (a model may write the marker twice).
+    ("first #### 3 then #### 7", "7"),
+    ("so #### 1 000\nok", "1 000"),  # The whole line after the marker, spaces included.
+    # 'The answer is' reads to the end of its line only.
+    ("so the answer is 5\nand more text here", "5"),
+    ("so the answer is 5\nline two\nline three", "5"),
+    # An escaped \$ is a currency sign, never a math delimiter.
+    ("It cost \\$5 so x is $x = 2$", "x = 2"),
+    # Math spans holding prose (two or more words) are skipped for the last real one.
+    ("so $x$ then $the cat$", "x"),
+])
+def test_flexible_extraction_edge_cases(text, want):
+  """Found by mutation testing (tests/MUTANTS.md): each case fails one surviving mutant."""
+  assert rm.extract_answer(text, "flexible") == want
