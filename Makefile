@@ -6,9 +6,10 @@ PY := $(VENV)/bin/python
 # uses the machine's real devices.
 TEST_ENV := XLA_FLAGS=--xla_force_host_platform_device_count=8
 # Test files run in parallel over this many pytest-xdist workers (one file stays on one worker:
-# its module fixtures are built once). 2 fits the 2-core CI machine; raise it on bigger ones.
+# its module fixtures are built once), in collection order: tests/conftest.py puts the longest
+# file (the learning runs) first. 2 fits the 2-core CI machine; raise it on bigger ones.
 TEST_WORKERS ?= 2
-XDIST := -n $(TEST_WORKERS) --dist loadfile
+XDIST := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: install test test-learning test-slow test-all mutants demo clean
