@@ -1,5 +1,7 @@
 """SFT runs: exact resume after an interruption, untouched input params, atomic model saves,
 refusal of an unfinished distillation dataset."""
+import dataclasses
+
 import jax
 import numpy as np
 import pytest
@@ -14,9 +16,9 @@ CFG = sft.SFTConfig.from_config(recipe_config().sft, steps=8, batch_size=8, max_
                                 lr=3e-3, warmup_steps=2, checkpoint_every=4, log_every=2)
 
 
-def _finetune(params, workdir, log=lambda m: None):
+def _finetune(params, workdir, log=lambda m: None, cfg=CFG):
   return sft.finetune(params, recipe_toy.MODEL, recipe_toy.source("train"), recipe_toy.TOKENIZER,
-                      CFG, workdir=workdir, log=log)
+                      cfg, workdir=workdir, log=log)
 
 
 def test_interrupted_sft_resumes_exactly_and_leaves_its_input_alone(tmp_path):
@@ -39,6 +41,31 @@ def test_interrupted_sft_resumes_exactly_and_leaves_its_input_alone(tmp_path):
     np.testing.assert_array_equal(a, b)
   assert any(not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(before),
                                                        jax.tree.leaves(straight)))
+
+
+def test_corrupt_latest_sft_checkpoint_falls_back_and_finishes_the_same(tmp_path):
+  cfg = dataclasses.replace(CFG, checkpoint_every=2)
+  params = init_params(recipe_toy.MODEL, jax.random.key(3))
+  straight = _finetune(params, tmp_path / "straight", cfg=cfg)
+
+  def stop_at_8(msg):
+    if msg.startswith("sft 8/8"):
+      raise KeyboardInterrupt
+
+  with pytest.raises(KeyboardInterrupt):
+    _finetune(params, tmp_path / "run", log=stop_at_8, cfg=cfg)
+  ckpts = tmp_path / "run" / "checkpoints"
+  assert sorted(int(p.name) for p in ckpts.iterdir()) == [4, 6]
+  meta = ckpts / "6" / "extra" / "metadata"  # The data position, cut short (a bad disk).
+  meta.write_bytes(meta.read_bytes()[:10])
+  messages = []
+  resumed = _finetune(params, tmp_path / "run", log=messages.append, cfg=cfg)
+  assert messages[0].startswith(f"warning: checkpoint step 6 in {ckpts / '6'} does not "
+                                "restore: JSONDecodeError"), messages[:3]
+  assert any(m.startswith("sft: resumed at step 4") for m in messages), messages
+  assert len(list((tmp_path / "run" / "checkpoints_skipped").iterdir())) == 1  # Kept aside.
+  for a, b in zip(jax.tree.leaves(straight), jax.tree.leaves(resumed)):
+    np.testing.assert_array_equal(a, b)
 
 
 def test_save_model_is_atomic_and_loads_back(tmp_path):

@@ -326,12 +326,14 @@ import resource, signal, sys
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # Writes past the limit fail with EFBIG instead.
 import jax.numpy as jnp
 from r1jax.train import checkpoint
+import numpy as np
 ckpt = checkpoint.Checkpointer(sys.argv[1], keep=3, async_save=sys.argv[2] == "async")
 ckpt.save(1, {"w": jnp.zeros((4,))}, {"rl_step": 1})
 ckpt.wait()
 resource.setrlimit(resource.RLIMIT_FSIZE, (100_000, 100_000))
+state = {"w": jnp.asarray(np.random.default_rng(0).standard_normal(200_000), jnp.float32)}
 try:
-  ckpt.save(2, {"w": jnp.arange(200_000.0)}, {"rl_step": 2})
+  ckpt.save(2, state, {"rl_step": 2})
   print("save returned", flush=True)
   ckpt.close()
 except checkpoint.CheckpointSaveError as e:
@@ -341,6 +343,8 @@ except checkpoint.CheckpointSaveError as e:
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_failed_save_raises_naming_step_path_and_os_error(tmp_path, mode):
+  """Disk full, via a file-size limit: a save raises at that save, synchronous or not (an
+  asynchronous one through its check before the background write starts)."""
   import subprocess  # pylint: disable=g-import-not-at-top
   import sys  # pylint: disable=g-import-not-at-top
   proc = subprocess.run([sys.executable, "-c", _SAVE_ON_FULL_DISK, str(tmp_path), mode],
@@ -351,6 +355,39 @@ def test_failed_save_raises_naming_step_path_and_os_error(tmp_path, mode):
   assert len(errors) == 1, proc.stdout + proc.stderr[-3000:]
   assert f"saving checkpoint step 2 to {tmp_path / '2'} failed" in errors[0]
   assert "File too large" in errors[0]
-  # Synchronous: at that save. Asynchronous: at the next wait/close, naming the step.
-  assert ("save returned" in lines) == (mode == "async")
+  assert "save returned" not in lines
   assert sorted(p.name for p in tmp_path.iterdir() if p.name.isdigit()) == ["1"]
+
+
+def test_async_save_failing_in_the_background_raises_at_the_next_save_naming_its_step(tmp_path):
+  # A failure only the background write meets (the check before it passed): the next save
+  # raises, naming the step that failed, not the one being saved.
+  ckpt = checkpoint.Checkpointer(tmp_path / "ckpt", async_save=True)
+  ckpt.save(1, {"w": jnp.zeros((4,))}, {"rl_step": 1})
+  def failed():
+    raise OSError(5, "Input/output error")
+  ckpt._manager.wait_until_finished = failed  # pylint: disable=protected-access
+  with pytest.raises(checkpoint.CheckpointSaveError,
+                     match=rf"^saving checkpoint step 1 to {tmp_path / 'ckpt' / '1'} failed: "
+                           r"OSError: \[Errno 5\] Input/output error$"):
+    ckpt.save(2, {"w": jnp.ones((4,))}, {"rl_step": 2})
+  del ckpt._manager.wait_until_finished  # pylint: disable=protected-access
+  ckpt.close()
+
+
+def test_async_save_refuses_at_that_save_when_the_directory_takes_no_file(tmp_path,
+                                                                          monkeypatch):
+  ckpt = checkpoint.Checkpointer(tmp_path / "ckpt", async_save=True)
+  real_open = open
+  def no_room(path, *args, **kwargs):
+    if ".r1jax_probe." in str(path):
+      raise OSError(28, "No space left on device", str(path))
+    return real_open(path, *args, **kwargs)
+  monkeypatch.setattr("builtins.open", no_room)
+  with pytest.raises(checkpoint.CheckpointSaveError,
+                     match=rf"^saving checkpoint step 3 to {tmp_path / 'ckpt' / '3'} failed: "
+                           r"OSError: \[Errno 28\] No space left on device"):
+    ckpt.save(3, {"w": jnp.zeros((4,))}, {"rl_step": 3})
+  monkeypatch.undo()
+  assert ckpt.all_steps() == []
+  ckpt.close()

@@ -80,7 +80,8 @@ def finetune(params, model_config, source, tokenizer, cfg: SFTConfig, *, mesh=No
   state, shardings = _initial_state(params, optimizer, mesh, model_config, rules, cfg.seed)
   ckpt, start = None, 0
   if workdir is not None and cfg.checkpoint_every > 0:
-    ckpt = ckpt_lib.Checkpointer(pathlib.Path(workdir) / "checkpoints", keep=1,
+    # Two kept steps: a step that rots on disk falls back to the one before it.
+    ckpt = ckpt_lib.Checkpointer(pathlib.Path(workdir) / "checkpoints", keep=2,
                                  async_save=False)
     if fingerprint is not None:
       ckpt.extra_defaults["data_fingerprint"] = fingerprint

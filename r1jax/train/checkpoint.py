@@ -27,14 +27,17 @@ out of the way of the step numbers the resumed run saves again).
 
 Faults surface as one line naming the path and the cause (`CheckpointError`,
 `CheckpointSaveError`; the mains print them without a traceback). A failed write raises at its
-save when saving synchronously; an asynchronous save's error raises at the next save, wait()
-or close(), naming the step that failed.
+save when saving synchronously. An asynchronous save first checks, at that save, what it can
+check without writing the step (the directory takes a file; the free space and the file-size
+limit hold the uncompressed arrays this process writes) and raises there; an error that only the
+background write meets raises at the next save, wait() or close(), naming the step that failed.
 """
 from __future__ import annotations
 
 import json
 import math
 import os
+import resource
 import shutil
 import signal
 import threading
@@ -104,6 +107,7 @@ class Checkpointer:
     if "://" not in directory:  # orbax's tensorstore paths must be absolute; gs:// etc. are
       directory = os.path.abspath(directory)
     self._manager = ocp.CheckpointManager(directory, options=options)
+    self._async = async_save
     self._pending: int | None = None  # The step of an asynchronous save not yet confirmed.
     # Merged into every step's `extra` (e.g. the data fingerprint), so each step says what
     # produced it without every save call repeating it.
@@ -160,6 +164,8 @@ class Checkpointer:
     args = ocp.args.Composite(**{_STATE: ocp.args.StandardSave(state),
                                  _EXTRA: ocp.args.JsonSave(extra)})
     self._raise_pending_error()  # A previous asynchronous save's failure, named as such.
+    if self._async:
+      self._preflight(step, state)
     try:
       started = self._manager.save(step, args=args, metrics=kept_metrics, force=force)
     except Exception as e:  # pylint: disable=broad-except
@@ -169,6 +175,39 @@ class Checkpointer:
     if started:
       self._pending = step
     return started
+
+  def _preflight(self, step: int, state: Any) -> None:
+    """Raises CheckpointSaveError now for an asynchronous save that cannot succeed, rather than
+    one save late: the directory must take a file, and the free space and the file-size limit
+    (`ulimit -f`) must hold the uncompressed bytes this process writes (conservative: orbax
+    compresses, but trained weights barely shrink). Every process agrees, so none starts a save
+    another refused."""
+    error = None
+    directory = str(self.directory)
+    if "://" not in directory:  # Object stores have no free space or file-size limit to check.
+      sizes = [_local_nbytes(x) for x in jax.tree.leaves(state)]
+      total, largest = sum(sizes), max(sizes, default=0)
+      probe = os.path.join(directory, f".r1jax_probe.{os.getpid()}")
+      try:
+        with open(probe, "wb") as f:
+          f.write(b"\0")
+          f.flush()
+          os.fsync(f.fileno())
+        os.remove(probe)
+        st = os.statvfs(directory)
+        free = st.f_bavail * st.f_frsize
+        if total > free:
+          error = (f"OSError: [Errno 28] No space left on device: {total} bytes to write, "
+                   f"{free} free")
+        limit, _ = resource.getrlimit(resource.RLIMIT_FSIZE)
+        if error is None and limit != resource.RLIM_INFINITY and largest > limit:
+          error = (f"OSError: [Errno 27] File too large: an array of {largest} bytes exceeds "
+                   f"the file-size limit (ulimit -f) of {limit} bytes")
+      except OSError as e:
+        error = one_line(e)
+    if not _all_processes_agree(error is None):
+      raise CheckpointSaveError(f"saving checkpoint step {step} to {self.step_path(step)} "
+                                f"failed: {error or 'another process cannot save it'}")
 
   def step_path(self, step: int) -> str:
     return os.path.join(str(self.directory), str(step))
@@ -285,6 +324,13 @@ def _all_processes_agree(ok: bool) -> bool:
     return ok
   flags = multihost_utils.process_allgather(np.asarray(ok, np.int32))
   return bool(np.all(flags))
+
+
+def _local_nbytes(x) -> int:
+  """Bytes of `x` this process writes (one replica of each of its shards)."""
+  if isinstance(x, jax.Array):
+    return sum(s.data.nbytes for s in x.addressable_shards if s.replica_id == 0)
+  return int(getattr(x, "nbytes", 0))
 
 
 def _to_json_float(name: str, value) -> float:
