@@ -177,6 +177,8 @@ def base_config():
   c.checkpoint.every = 50  # RL steps between saves (and one at the end).
   c.checkpoint.keep = 3
   c.checkpoint.best_metric = "eval/pass@1"  # Also keep the best by this; '' is off.
+  # Write in the background while training goes on; the save still checks at once that the
+  # disk can take it (space, file-size limit, writable), see r1jax/train/checkpoint.py.
   c.checkpoint.async_save = True
   # Resume from the newest step that restores, skipping (and moving to checkpoints_skipped/)
   # steps that do not; True refuses with the first error instead (r1jax/train/resume.py).
