@@ -55,5 +55,5 @@ def make_folder(path, vocab_size: int = 400) -> pathlib.Path:
 
 
 def load(path):
-  from r1jax.tokenizers import load_tokenizer  # pylint: disable=g-import-not-at-top
+  from r1jax.file_tokenizers import load_tokenizer  # pylint: disable=g-import-not-at-top
   return load_tokenizer(path)

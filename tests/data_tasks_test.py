@@ -7,7 +7,8 @@ import pytest
 
 from r1jax import templates
 from r1jax.data import RLPromptPipeline, SFTPipeline, first_examples, get_source, sources
-from r1jax.tokenizers import CharTokenizer, HFTokenizer, char_tokenizer_for_math
+from r1jax.file_tokenizers import HFTokenizer
+from r1jax.tokenizers import CharTokenizer, char_tokenizer_for_math
 
 seqio = pytest.importorskip("seqio")
 from r1jax.data import tasks  # noqa: E402  (after the skip: needs seqio)

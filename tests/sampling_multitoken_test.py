@@ -10,7 +10,7 @@ from r1jax.models import presets
 from r1jax.sampling import processors as procs
 from r1jax.sampling import sampler as smp
 from r1jax.sampling.spellings import spellings
-from r1jax.tokenizers import load_tokenizer
+from r1jax.file_tokenizers import load_tokenizer
 from r1jax.models import params as params_lib
 
 

@@ -8,7 +8,7 @@ import bpe_tokenizer
 from r1jax.eval.evaluate import completions_text
 from r1jax.sampling import stop_text
 from r1jax.sampling.sampler import STOP_EOS, STOP_LENGTH, STOP_SEQUENCE, SampleOutput
-from r1jax.tokenizers import load_tokenizer
+from r1jax.file_tokenizers import load_tokenizer
 
 STOPS = ("</answer>",)
 # (completion, the text the grader must see); the first three spell '</answer>' differently.

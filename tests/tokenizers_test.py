@@ -12,6 +12,7 @@ import tokenizers
 from tokenizers import decoders, models, pre_tokenizers, processors, trainers
 
 from r1jax import templates
+from r1jax import file_tokenizers as ftk
 from r1jax import tokenizers as tk
 
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
@@ -70,12 +71,12 @@ def sp_path(train_lines, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def hf(hf_dir):
-  return tk.HFTokenizer.from_file(hf_dir)
+  return ftk.HFTokenizer.from_file(hf_dir)
 
 
 @pytest.fixture(scope="module")
 def sp(sp_path):
-  return tk.SentencePieceTokenizer.from_file(sp_path)
+  return ftk.SentencePieceTokenizer.from_file(sp_path)
 
 
 @pytest.fixture(params=["hf", "sp"])
@@ -180,7 +181,7 @@ def test_sp_special_tokens(sp):
 
 
 def test_char_tokenizer_meets_the_offsets_contract():
-  tok = tk.load_tokenizer("char:math")
+  tok = ftk.load_tokenizer("char:math")
   text = "<think>2+3=5</think> <answer>5</answer>"
   ids, offsets = tok.encode_with_offsets(text)
   _assert_offsets_contract(text, ids, offsets)
@@ -189,35 +190,35 @@ def test_char_tokenizer_meets_the_offsets_contract():
 
 
 def test_load_tokenizer_picks_the_class(hf_dir, sp_path, tmp_path):
-  assert isinstance(tk.load_tokenizer(hf_dir), tk.HFTokenizer)
-  assert isinstance(tk.load_tokenizer(hf_dir / "tokenizer.json"), tk.HFTokenizer)
-  assert isinstance(tk.load_tokenizer(sp_path), tk.SentencePieceTokenizer)
-  assert isinstance(tk.load_tokenizer(sp_path.parent), tk.SentencePieceTokenizer)
-  assert isinstance(tk.load_tokenizer("char:math"), tk.CharTokenizer)
+  assert isinstance(ftk.load_tokenizer(hf_dir), ftk.HFTokenizer)
+  assert isinstance(ftk.load_tokenizer(hf_dir / "tokenizer.json"), ftk.HFTokenizer)
+  assert isinstance(ftk.load_tokenizer(sp_path), ftk.SentencePieceTokenizer)
+  assert isinstance(ftk.load_tokenizer(sp_path.parent), ftk.SentencePieceTokenizer)
+  assert isinstance(ftk.load_tokenizer("char:math"), tk.CharTokenizer)
   with pytest.raises(ValueError, match="unknown char vocabulary 'greek'"):
-    tk.load_tokenizer("char:greek")
+    ftk.load_tokenizer("char:greek")
   with pytest.raises(ValueError, match="neither tokenizer.json nor tokenizer.model"):
-    tk.load_tokenizer(tmp_path)
+    ftk.load_tokenizer(tmp_path)
   with pytest.raises(ValueError, match="cannot load"):
-    tk.load_tokenizer(tmp_path / "missing.model")
+    ftk.load_tokenizer(tmp_path / "missing.model")
 
 
 def test_bad_files_and_ids_give_clear_errors(hf_dir, tmp_path):
   with pytest.raises(ValueError, match="eos_token '<nope>' is not in the vocabulary"):
-    tk.HFTokenizer.from_file(hf_dir, eos_token="<nope>")
+    ftk.HFTokenizer.from_file(hf_dir, eos_token="<nope>")
   bare = tmp_path / "tokenizer.json"
   bare.write_text((hf_dir / "tokenizer.json").read_text())
   # Without tokenizer_config.json, eos falls back to a known end-of-text token.
-  assert tk.HFTokenizer.from_file(bare).eos_id == tk.HFTokenizer.from_file(hf_dir).pad_id
+  assert ftk.HFTokenizer.from_file(bare).eos_id == ftk.HFTokenizer.from_file(hf_dir).pad_id
   broken = tmp_path / "broken.json"
   broken.write_text("{not json")
   with pytest.raises(ValueError, match="cannot parse .*broken.json"):
-    tk.HFTokenizer.from_file(broken)
+    ftk.HFTokenizer.from_file(broken)
   bad_model = tmp_path / "bad.model"
   bad_model.write_bytes(b"\x00garbage")
   with pytest.raises(ValueError, match="bad.model: not a SentencePiece model"):
-    tk.SentencePieceTokenizer.from_file(bad_model)
-  hf = tk.HFTokenizer.from_file(hf_dir)
+    ftk.SentencePieceTokenizer.from_file(bad_model)
+  hf = ftk.HFTokenizer.from_file(hf_dir)
   with pytest.raises(ValueError, match=f"id {hf.vocab_size} out of range"):
     hf.decode([0, hf.vocab_size])
 

@@ -54,8 +54,8 @@ def tokenizer_spec(config) -> str:
 
 
 def load_tokenizer(config):
-  from r1jax import tokenizers  # pylint: disable=g-import-not-at-top
-  return tokenizers.load_tokenizer(tokenizer_spec(config))
+  from r1jax import file_tokenizers  # pylint: disable=g-import-not-at-top
+  return file_tokenizers.load_tokenizer(tokenizer_spec(config))
 
 
 def build_mesh(config):
