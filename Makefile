@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # Tests get 8 host CPU devices (tests/conftest.py) so sharding runs on a real mesh; the demo
 # uses the machine's real devices.
-TEST_ENV := XLA_FLAGS=--xla_force_host_platform_device_count=8
+TEST_ENV := XLA_FLAGS="$(shell cd tests && $(PYTHON) -c 'import xla_env; print(xla_env.flags(8))')"
 # Test files run in parallel over this many pytest-xdist workers (one file stays on one worker:
 # its module fixtures are built once), in collection order: tests/conftest.py puts the longest
 # file (the learning runs) first. 2 fits the 2-core CI machine; raise it on bigger ones.

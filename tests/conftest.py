@@ -1,8 +1,10 @@
-"""Test setup: 8 forced host devices and a per-session compilation cache (set before JAX is
-imported anywhere)."""
+"""Test setup: 8 forced host devices compiling fast (tests/xla_env.py) and a per-session
+compilation cache (set before JAX is imported anywhere)."""
 import os
 
-os.environ.setdefault("XLA_FLAGS", "--xla_force_host_platform_device_count=8")
+import xla_env
+
+os.environ.setdefault("XLA_FLAGS", xla_env.flags(8))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 

@@ -21,6 +21,7 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 import pytest
+import xla_env
 
 from r1jax import distributed, sharding
 
@@ -112,7 +113,7 @@ def _free_port() -> int:
 
 def _env(devices: int) -> dict:
   env = dict(os.environ)
-  env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+  env["XLA_FLAGS"] = xla_env.flags(devices)
   env["PYTHONPATH"] = str(REPO)
   return env
 

@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+import xla_env
 
 LAUNCH = pathlib.Path(__file__).resolve().parents[1] / "launch"
 SCRIPTS = sorted(LAUNCH.glob("*.sh"))
@@ -117,7 +118,7 @@ def test_gpu_slurm_job_runs_one_process_per_node(tmp_path):
   repo = LAUNCH.parent
   env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
          "VENV": str(pathlib.Path(sys.executable).parent.parent), "SBATCH": "sbatch",
-         "PYTHONPATH": str(repo), "XLA_FLAGS": "--xla_force_host_platform_device_count=4"}
+         "PYTHONPATH": str(repo), "XLA_FLAGS": xla_env.flags(4)}
   env.pop("DRY_RUN", None)
   out = subprocess.run(["bash", str(LAUNCH / "gpu_slurm.sh"), "--nodes", "2", "--config",
                         str(repo / "tests/configs/tiny_resume.py"), "--workdir",
