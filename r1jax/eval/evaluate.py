@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from r1jax import distributed
+from r1jax import distributed, sharding
 from r1jax.eval import metrics as eval_metrics
 from r1jax.rewards import registry as rewards_registry
 from r1jax.rewards.math import extract_answer
@@ -83,8 +83,9 @@ class Evaluator:
 
   def __init__(self, model_config, tokenizer: Tokenizer, examples: Sequence[dict],
                accuracy_reward: str, max_new_tokens: int, batch_size: int, k: int = 0,
-               k_problems: int = 0, temperature: float = 1.0, mesh=None, seed: int = 0,
-               stop=None, prompt_len: int | None = None):
+               k_problems: int = 0, temperature: float = 1.0, mesh=None,
+               rules=sharding.DEFAULT_RULES, seed: int = 0, stop=None,
+               prompt_len: int | None = None):
     self.tok, self.examples = tokenizer, list(examples)
     self.batch_size, self.k, self.seed = batch_size, k, seed
     self.k_examples = self.examples[:k_problems] if k else []
@@ -96,21 +97,24 @@ class Evaluator:
     base = dict(max_new_tokens=max_new_tokens, eos_id=tokenizer.eos_id, pad_id=tokenizer.pad_id,
                 stop_token_ids=stop_ids, stop_sequences=stop_seqs, stop_strings=stop_strings,
                 vocab_limit=limit)
-    self.greedy = Sampler(model_config, SamplerConfig(temperature=0.0, n=1, **base), mesh)
+    # The run's rules too: params placed by custom rules must meet samplers compiled for them.
+    self.greedy = Sampler(model_config, SamplerConfig(temperature=0.0, n=1, **base), mesh,
+                          rules)
     self.sampled = (Sampler(model_config, SamplerConfig(temperature=temperature, n=k, **base),
-                            mesh) if k else None)
+                            mesh, rules) if k else None)
     self.prompt_len = prompt_len or max(len(tokenizer.encode(e["prompt"]))
                                         for e in self.examples)
 
   @classmethod
   def from_config(cls, config, model_config, tokenizer: Tokenizer, examples: Sequence[dict],
-                  mesh=None, stop=None, prompt_len: int | None = None) -> "Evaluator":
+                  mesh=None, stop=None, prompt_len: int | None = None,
+                  rules=sharding.DEFAULT_RULES) -> "Evaluator":
     """The one reader of config.eval: every main evaluates through this (greedy pass@1 on
     `examples`; with eval.k, k samples at eval.temperature on the first eval.k_problems)."""
     e = config.eval
     return cls(model_config, tokenizer, examples, e.accuracy_reward,
                config.sampler.max_new_tokens, e.batch_size, e.k, e.k_problems,
-               temperature=e.temperature, mesh=mesh, seed=config.seed, stop=stop,
+               temperature=e.temperature, mesh=mesh, rules=rules, seed=config.seed, stop=stop,
                prompt_len=prompt_len)
 
   def _run(self, sampler, params, examples, n):

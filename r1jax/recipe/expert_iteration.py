@@ -46,7 +46,7 @@ def _round_dir(workdir: pathlib.Path, r: int) -> pathlib.Path:
 
 
 def _load_params(model_dir, rt: runtime.Runtime, config):
-  _, params = orbax_io.load_orbax(model_dir, rt.mesh, list(config.mesh.rules) or None)
+  _, params = orbax_io.load_orbax(model_dir, rt.mesh, rt.rules)
   return params
 
 

@@ -152,7 +152,7 @@ def evaluate(config, rt: runtime.Runtime, params, examples=None) -> dict:
   if examples is None:
     examples = runtime.eval_examples(config, config.eval.num_problems)
   ev = Evaluator.from_config(config, rt.model_config, rt.tokenizer, examples, rt.mesh,
-                             setup_lib.stop_tokens(config, rt.tokenizer))
+                             setup_lib.stop_tokens(config, rt.tokenizer), rules=rt.rules)
   with sharding.activation_sharding(rt.mesh, rt.rules):
     return ev.evaluate(params).metrics
 
@@ -173,7 +173,7 @@ def run(config, workdir, log: Callable[[str], Any] = print) -> dict:
   model_dir = workdir / "model"
   if model_dir.is_dir():
     log(f"{model_dir} exists: training already finished")
-    _, params = orbax_io.load_orbax(model_dir, rt.mesh, list(config.mesh.rules) or None)
+    _, params = orbax_io.load_orbax(model_dir, rt.mesh, rt.rules)
   else:
     params = finetune(rt.params, rt.model_config, train, rt.tokenizer, cfg, mesh=rt.mesh,
                       rules=rt.rules, workdir=workdir, log=log,

@@ -84,7 +84,7 @@ def _train_and_evaluate(config, workdir: str) -> dict:
   sampler = Sampler(model_config, setup_lib.sampler_config(config, tok, stop, model_config),
                     mesh, rules)
   evaluator = Evaluator.from_config(config, model_config, tok, data.eval_examples, mesh, stop,
-                                    prompt_len=config.data.max_prompt_len)
+                                    prompt_len=config.data.max_prompt_len, rules=rules)
   specs = setup_lib.reward_specs(config)
   writer = metrics_lib.MetricsWriter(workdir, jax.process_index())
   ckpt = ckpt_lib.Checkpointer(workdir / "checkpoints", keep=config.checkpoint.keep,
