@@ -38,6 +38,13 @@ def test_expand_applies_base_point_then_seed_overrides():
   assert runs[3].overrides == {"total_steps": 3, "rl.kl_coef": 0.01, "seed": 1}
 
 
+def test_seed_in_a_string_override_names_a_per_seed_input():
+  runs = spec.expand(_sweep(overrides={"model.init_checkpoint": "/runs/outcome.seed-{seed}"}))
+  assert [r.overrides["model.init_checkpoint"] for r in runs] == [
+      "/runs/outcome.seed-0", "/runs/outcome.seed-0", "/runs/outcome.seed-1",
+      "/runs/outcome.seed-1"]
+
+
 @pytest.mark.parametrize("kw,match", [
     (dict(overrides={"rl.kl_coeff": 0.1}), "no field 'rl.kl_coeff'"),
     (dict(axes=spec.axis("x", {"a": {"optim.nope.lr": 1.0}})), "no field 'optim.nope.lr'"),
@@ -90,3 +97,13 @@ def test_dry_run_prints_each_command_and_writes_nothing(tmp_path):
 def test_unknown_variant_is_a_sweep_error():
   with pytest.raises(spec.SweepError, match="kl.py: get_sweep\\('tiny'\\).*unknown sweep variant"):
     spec.load(str(REPO / "experiments" / "sweeps" / "kl.py") + ":tiny")
+
+
+def test_test_time_finding_evaluates_each_seeds_model(tmp_path):
+  path = REPO / "experiments" / "findings" / "test_time_scaling.py"
+  with pytest.raises(spec.SweepError, match="sparse_vs_dense sweep's workdir"):
+    spec.load(str(path))
+  runs = spec.expand(spec.load(f"{path}:{tmp_path}")[0])
+  assert [r.name for r in runs][:2] == ["budget-cap.seed-0", "budget-force.seed-0"]
+  assert {r.overrides["model.init_checkpoint"] for r in runs if r.seed == 2} == {
+      f"{tmp_path}/reward-outcome.seed-2"}

@@ -13,8 +13,10 @@ A sweep file (experiments/sweeps/<name>.py) defines `get_sweep(arg=None)` return
 
 `axis(name, {label: overrides})` is one named dimension; `product(...)` crosses dimensions and
 `zip_axes(...)` steps them together (equal lengths). A point is named by its labels
-("kl-0_G-8"); a run is a point at a seed ("kl-0_G-8.seed-1"). `expand` checks every override
-of every run against the base config before anything runs, and fails naming the field.
+("kl-0_G-8"); a run is a point at a seed ("kl-0_G-8.seed-1"). A string override may hold
+'{seed}', replaced by the run's seed (a per-seed input: the model of another sweep's run at that
+seed). `expand` checks every override of every run against the base config before anything
+runs, and fails naming the field.
 """
 from __future__ import annotations
 
@@ -198,6 +200,9 @@ def expand(sweep: Sweep) -> list[Run]:
     for p in points:
       name = f"{p.name}.seed-{seed}"
       overrides = {**sweep.overrides, **p.overrides, sweep.seed_field: seed}
+      # '{seed}' in a string value names a per-seed input, e.g. the model a run evaluates.
+      overrides = {k: v.replace("{seed}", str(seed)) if isinstance(v, str) else v
+                   for k, v in overrides.items()}
       config = apply_overrides(base, overrides, f"run {name}")
       if validate is not None:
         try:
