@@ -15,6 +15,8 @@ from r1jax.recipe import generation, test_time
 from r1jax.rewards.math import grade
 from r1jax.sampling.sampler import Sampler, SamplerConfig
 
+from r1jax.recipe.defaults import recipe_config
+
 TOK = recipe_toy.TOKENIZER
 THINK_END = TOK.token_to_id("</think>")
 BASE = SamplerConfig(max_new_tokens=16, eos_id=TOK.eos_id, pad_id=TOK.pad_id, n=1,
@@ -57,23 +59,32 @@ def test_efficiency_counts_tokens_to_the_first_correct_answer():
   assert m["share_after_first_correct"] == pytest.approx((total - 12) / total, rel=1e-12)
 
 
+def _settings(**kw):
+  """Settings with config.test_time's defaults (recipe/defaults.py), then `kw`."""
+  t = recipe_config().test_time
+  base = dict(ks=tuple(t.ks), temperature=t.temperature, budgets=tuple(t.budgets),
+              budget_mode=t.budget_mode, max_waits=t.max_waits, tip_alpha=t.tip_alpha,
+              tip_beta=t.tip_beta)
+  return test_time.Settings(**{**base, **kw})
+
+
 def test_settings_are_validated():
-  assert test_time.Settings(ks=(4, 1, 2, 2), budgets=(8, 2), think_end_id=1).budgets == (2, 8)
+  assert _settings(ks=(4, 1, 2, 2), budgets=(8, 2), think_end_id=1).budgets == (2, 8)
   with pytest.raises(ValueError, match="think_end"):
-    test_time.Settings(budgets=(4,))
+    _settings(budgets=(4,))
   with pytest.raises(ValueError, match="max_waits"):
-    test_time.Settings(budgets=(4,), think_end_id=1, budget_mode="force")
+    _settings(budgets=(4,), think_end_id=1, budget_mode="force")
   with pytest.raises(ValueError, match="budget_mode"):
-    test_time.Settings(budget_mode="stretch")
+    _settings(budget_mode="stretch")
   with pytest.raises(ValueError, match="ks"):
-    test_time.Settings(ks=(0,))
+    _settings(ks=(0,))
 
 
 @pytest.fixture(scope="module")
 def result():
   params = recipe_toy.trained_params()
   examples = recipe_toy.examples("train", 16, start=5000)  # Solvable, about half the time.
-  s = test_time.Settings(ks=(1, 2, 4, 8), temperature=1.0, budgets=(1, 4, 7, 12),
+  s = _settings(ks=(1, 2, 4, 8), temperature=1.0, budgets=(1, 4, 7, 12),
                          think_end_id=THINK_END,
                          answer_prefix_ids=(TOK.token_to_id("<answer>"),),
                          tip_ids=(TOK.encode("\n")[0],), tip_alpha=3.0, tip_beta=7)
@@ -142,7 +153,7 @@ def test_pass_at_k_is_the_exact_formula_and_maj_beats_pass1(result):
 def test_force_mode_extends_thinking_with_waits_within_the_budget():
   params = recipe_toy.trained_params()
   examples = recipe_toy.examples("train", 8, start=5000)
-  s = test_time.Settings(ks=(), budgets=(12,), budget_mode="force", think_end_id=THINK_END,
+  s = _settings(ks=(), budgets=(12,), budget_mode="force", think_end_id=THINK_END,
                          wait_ids=tuple(TOK.encode("\n")), max_waits=2)
   res = test_time.evaluate_task("arith/train", params, recipe_toy.MODEL, TOK, examples, BASE,
                                 s, "math_accuracy", batch_size=8, prompt_len=8,

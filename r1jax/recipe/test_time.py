@@ -43,20 +43,22 @@ BUDGET_MODES = ("cap", "force")
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-  """What to measure; token ids come from the tokenizer (see eval_main's config)."""
-  ks: tuple[int, ...] = (1, 2, 4, 8)  # maj@k / pass@k; max(ks) samples per problem; () is off.
-  temperature: float = 1.0  # Of the samples.
-  budgets: tuple[int, ...] = ()  # Thinking budgets in tokens; () is off.
-  budget_mode: str = "cap"  # 'cap' (max_think_tokens) or 'force' (min = max: wait to it).
+  """What to measure; token ids come from the tokenizer (see eval_main's config). The fields
+  read from config.test_time have no defaults here: recipe/defaults.py documents them, and
+  `settings` builds one from a config."""
+  ks: tuple[int, ...]  # maj@k / pass@k; max(ks) samples per problem; () is off.
+  temperature: float  # Of the samples.
+  budgets: tuple[int, ...]  # Thinking budgets in tokens; () is off.
+  budget_mode: str  # 'cap' (max_think_tokens) or 'force' (min = max: wait to it).
+  max_waits: int  # At most this many appended waits per completion ('force').
+  tip_alpha: float  # TIP penalty on the thought-switch logits.
+  tip_beta: int  # TIP window in tokens from the start of each thought.
   think_end_id: int = -1  # The end-of-thinking token ('</think>') when it is one token.
   think_end_seqs: tuple[tuple[int, ...], ...] = ()  # Else its spellings (spellings.py).
   wait_ids: tuple[int, ...] = ()  # Appended when thinking would end early ('force').
-  max_waits: int = 0
   answer_prefix_ids: tuple[int, ...] = ()  # Appended after a forced end of thinking.
   tip_ids: tuple[int, ...] = ()  # Thought-switch tokens; () (and no tip_seqs) skips TIP.
   tip_seqs: tuple[tuple[int, ...], ...] = ()  # Thought-switch words of several tokens.
-  tip_alpha: float = 3.0
-  tip_beta: int = 600
 
   def __post_init__(self):
     object.__setattr__(self, "ks", tuple(sorted(set(int(k) for k in self.ks))))
