@@ -209,8 +209,14 @@ def main(argv=None) -> int:
   parser.add_argument("--baseline", default=None, help="point to take differences against "
                       "(default: the sweep's)")
   args = parser.parse_args(argv)
+  return print_or_fail(aggregate, args.workdir, args.baseline)
+
+
+def print_or_fail(fn, *args) -> int:
+  """Prints fn(*args) and returns 0; a ValueError (a bad workdir or option) is one line on
+  stderr and status 2. The report commands' common end."""
   try:
-    print(aggregate(args.workdir, args.baseline))
+    print(fn(*args))
   except ValueError as e:
     print(f"error: {e}", file=sys.stderr)
     return 2

@@ -131,12 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
   parser.add_argument("workdir")
   parser.add_argument("--task", default="arith/test")
   args = parser.parse_args(argv)
-  try:
-    print(report(args.workdir, args.task))
-  except ValueError as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 2
-  return 0
+  return compare.print_or_fail(report, args.workdir, args.task)
 
 
 if __name__ == "__main__":
