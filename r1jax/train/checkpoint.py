@@ -187,7 +187,8 @@ class Checkpointer:
     if "://" not in directory:  # Object stores have no free space or file-size limit to check.
       sizes = [_local_nbytes(x) for x in jax.tree.leaves(state)]
       total, largest = sum(sizes), max(sizes, default=0)
-      probe = os.path.join(directory, f".r1jax_probe.{os.getpid()}")
+      # Per process and host: processes on several hosts may share the directory.
+      probe = os.path.join(directory, f".r1jax_probe.{jax.process_index()}.{os.getpid()}")
       try:
         with open(probe, "wb") as f:
           f.write(b"\0")
