@@ -116,6 +116,30 @@ def test_compare_cli_reaggregates_with_another_baseline(tmp_path):
   assert bad.returncode == 2 and "rate-z" in bad.stderr
 
 
+def test_compare_with_another_sweep_joins_its_points(tmp_path):
+  """--with: the other sweep's points get rows (the same statistics as in their own sweep)
+  and differences against DIR's baseline; a point name in both is refused, naming both."""
+  a, b = tmp_path / "a", tmp_path / "b"
+  runner.run_sweep(_sweep(), "toy", a, parallel=3, log=lambda s: None)
+  other = spec.Sweep(config=f"{FIXTURES}/toy_config.py", main=f"{FIXTURES}/toy_main.py",
+                     axes=spec.axis("rate", {"c": {"rate": 0.3}}), seeds=SEEDS,
+                     metrics=_sweep().metrics, curves=())
+  runner.run_sweep(other, "other", b, parallel=3, log=lambda s: None)
+  own = compare.aggregate(b)
+  md = compare.aggregate(a, None, [b])
+  (row,) = [c for c in _cells(md, "rate-c") if len(c) == 5]
+  assert row == [c for c in _cells(own, "rate-c") if len(c) == 5][0]
+  (diff,) = [c for c in _cells(md, "rate-c") if len(c) == 4]
+  x = [json.loads((b / f"rate-c.seed-{s}" / "results.json").read_text())["final"]["eval/pass@1"]
+       for s in SEEDS]
+  y = [json.loads((a / f"rate-a.seed-{s}" / "results.json").read_text())["final"]["eval/pass@1"]
+       for s in SEEDS]
+  assert diff[1].startswith(f"+{statistics.mean(x) - statistics.mean(y):.4g} [")
+  assert "points rate-c of sweep other" in md and (a / "points.png").is_file()
+  with pytest.raises(ValueError, match=f"point 'rate-a' is also a point of {a}"):
+    compare.aggregate(b, None, [a, a])
+
+
 def _sweep_file(tmp_path, step_seconds):
   f = tmp_path / "toy_sweep.py"
   f.write_text("from r1jax.sweep.spec import Sweep, axis\n"

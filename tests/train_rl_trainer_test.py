@@ -118,6 +118,7 @@ def test_exact_resume_after_sigterm(tmp_path):
     ("warm_start.lr", 0.0, "config.warm_start.lr"),
     ("eval.every", 0, r"config.eval.every: must be an int > 0, got 0"),
     ("log_every", 0, r"config.log_every: must be an int > 0, got 0"),
+    ("total_steps", -1, r"config.total_steps: must be an int >= 0, got -1"),
     ("checkpoint.every", -1, "config.checkpoint.every"),
     ("eval.temperature", -1.0, "config.eval.temperature"),
     ("data.data_dir", "/no/such/folder", "config.data.data_dir: /no/such/folder is not a dir"),
@@ -164,6 +165,23 @@ def test_nan_reward_weight_is_a_config_error(tmp_path):
   cfg.rewards.math_accuracy = float("nan")
   with pytest.raises(setup.ConfigError, match="config.rewards"):
     rl_trainer.train_and_evaluate(cfg, str(tmp_path))
+
+
+def test_zero_steps_publishes_the_warm_start_every_run_starts_from(tmp_path):
+  """total_steps=0 is the warm start alone, evaluated and published as <workdir>/model: the
+  very params a run of the same seed with RL steps starts from (its step-0 checkpoint)."""
+  from r1jax.models import orbax_io  # pylint: disable=g-import-not-at-top
+  flags = {"warm_start.sft_steps": 3, "warm_start.batch_size": 8, "warm_start.warmup_steps": 1}
+  rl_trainer.train_and_evaluate(tiny_config(total_steps=0, **flags), str(tmp_path / "ws"))
+  rl_trainer.train_and_evaluate(tiny_config(total_steps=1, **flags), str(tmp_path / "rl"))
+  _, published = orbax_io.load_orbax(tmp_path / "ws" / "model")
+  start = _params_of(tmp_path / "rl", 0)
+  for x, y in zip(jax.tree.leaves(published), jax.tree.leaves(start), strict=True):
+    np.testing.assert_array_equal(np.asarray(x), np.asarray(y))
+  rows = [json.loads(l) for l in (tmp_path / "ws" / "metrics.jsonl").read_text().splitlines()]
+  assert not any("loss" in r for r in rows)  # No RL step ran.
+  assert any("sft/loss" in r for r in rows)  # The warm start ran (its rows precede step 0).
+  assert [r["step"] for r in rows if any(k.startswith("eval/") for k in r)] == [0]
 
 
 def test_nan_loss_stops_with_step_and_checkpoint(tmp_path):

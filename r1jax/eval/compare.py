@@ -1,10 +1,13 @@
 """Aggregates a sweep's runs: results.md (mean +- std and 95% CIs over seeds) and curves.png.
 
-  python -m r1jax.eval.compare DIR [--baseline POINT]
+  python -m r1jax.eval.compare DIR [--baseline POINT] [--with OTHER_DIR ...]
 
 DIR is a sweep workdir (experiments/sweep_main.py): DIR/sweep.json names the points, seeds and
 metrics, and each run's DIR/<run>/results.json (r1jax/results.py) holds its numbers. Only
-finished runs count; a point's row says how many seeds it has.
+finished runs count; a point's row says how many seeds it has. `--with` adds the points of
+other sweep workdirs to the table (a comparison across mains, e.g. expert iteration's runs
+against an RL sweep's points from the same starting models), measured by DIR's metrics; the
+output is still DIR/results.md, DIR/points.png and DIR/curves.png.
 
 Statistics, per point and metric, over the point's seeds x_1..x_n:
   mean, std (n-1 denominator; '-' for one seed, and so is the CI),
@@ -32,6 +35,7 @@ BOOTSTRAP_SAMPLES = 10_000
 BOOTSTRAP_SEED = 0
 RESULTS_MD = "results.md"
 CURVES_PNG = "curves.png"
+POINTS_PNG = "points.png"
 
 
 def bootstrap_ci(x: Sequence[float], samples: int = BOOTSTRAP_SAMPLES,
@@ -73,17 +77,34 @@ def metric_value(res: Mapping, metric: str, kind: str) -> float:
   return float(res.get(kind, {}).get(metric, math.nan))
 
 
-def collect(workdir) -> tuple[dict, dict[str, list[tuple[int, dict]]]]:
-  """(sweep.json, point -> [(seed, results)]) over the finished runs."""
+def collect(workdir, others: Sequence = ()) -> tuple[dict, dict[str, list[tuple[int, dict]]]]:
+  """(sweep.json, point -> [(seed, results)]) over the finished runs; each run of the
+  returned sweep carries its folder ('dir'). `others`: more sweep workdirs whose points join
+  (a point name twice is an error naming both folders); the sweep's own fields stay DIR's."""
   workdir = pathlib.Path(workdir)
   path = workdir / "sweep.json"
   if not path.is_file():
     raise ValueError(f"{path} not found: not a sweep workdir (experiments/sweep_main.py)")
   sweep = json.loads(path.read_text())
   by_point: dict[str, list[tuple[int, dict]]] = {p: [] for p in sweep["points"]}
+  owner = {p: workdir for p in sweep["points"]}
   for run in sweep["runs"]:
+    run["dir"] = str(workdir / run["name"])
     if results_lib.is_finished(workdir / run["name"]):
       by_point[run["point"]].append((run["seed"], results_lib.read(workdir / run["name"])))
+  sweep["with"] = []
+  for other in others:
+    other = pathlib.Path(other)
+    more, more_points = collect(other)
+    for p in more_points:
+      if p in by_point:
+        raise ValueError(f"--with {other}: point {p!r} is also a point of {owner[p]}")
+      owner[p] = other
+    by_point.update(more_points)
+    sweep["runs"] += more["runs"]
+    sweep["points"] = list(sweep["points"]) + list(more_points)
+    sweep["with"].append({"dir": str(other), "name": more["name"], "main": more["main"],
+                          "config": more["config"], "points": list(more_points)})
   return sweep, by_point
 
 
@@ -101,8 +122,11 @@ def table(sweep: Mapping, by_point: Mapping[str, list], baseline: str = "") -> s
   head = ["point", "seeds"] + [_label(m, k) for m, k in metrics]
   lines = [f"# Sweep {sweep['name']}", "",
            f"Mean +- std over seeds, [95% bootstrap CI of the mean]; {sweep['main']} runs of "
-           f"`{sweep['config']}`.", "",
-           "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+           f"`{sweep['config']}`.", ""]
+  for w in sweep.get("with", []):
+    lines[-1:-1] = [f"With the points {', '.join(w['points'])} of sweep {w['name']} "
+                    f"({w['main']} runs of `{w['config']}`).", ""]
+  lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
   values = {p: {(m, k): [metric_value(r, m, k) for _, r in runs] for m, k in metrics}
             for p, runs in by_point.items()}
   for p, runs in by_point.items():
@@ -158,7 +182,7 @@ def plot(workdir, sweep: Mapping, by_point: Mapping[str, list], out_png) -> path
   from r1jax.eval import plots  # pylint: disable=g-import-not-at-top
   plt = plots.plt
   workdir = pathlib.Path(workdir)
-  names = {(r["point"], r["seed"]): r["name"] for r in sweep["runs"]}
+  names = {(r["point"], r["seed"]): r.get("dir", r["name"]) for r in sweep["runs"]}
   keys = list(sweep.get("curves", []))
   if not keys:
     return None
@@ -188,16 +212,47 @@ def plot(workdir, sweep: Mapping, by_point: Mapping[str, list], out_png) -> path
   return plots._save(fig, out_png)  # pylint: disable=protected-access
 
 
-def aggregate(workdir, baseline: str | None = None) -> str:
-  """Writes DIR/results.md and DIR/curves.png from the finished runs; returns the markdown."""
+def plot_points(sweep: Mapping, by_point: Mapping[str, list], out_png) -> pathlib.Path | None:
+  """points.png: the sweep's first metric per point, one dot per seed, the mean with its 95%
+  bootstrap CI as an error bar (the figure of a comparison that has no per-step curves)."""
+  from r1jax.eval import plots  # pylint: disable=g-import-not-at-top
+  plt = plots.plt
+  metric, kind = sweep["metrics"][0]
+  rows = [(p, [metric_value(r, metric, kind) for _, r in runs]) for p, runs in by_point.items()]
+  rows = [(p, [v for v in x if not math.isnan(v)]) for p, x in rows]
+  rows = [(p, x) for p, x in rows if x]
+  if not rows:
+    return None
+  fig, ax = plt.subplots(figsize=(max(4.0, 1.1 * len(rows)), 3.4))
+  for i, (p, x) in enumerate(rows):
+    s = summarize(x)
+    ax.scatter([i] * len(x), x, s=14, color="0.55", zorder=2)
+    if s["n"] > 1:
+      lo, hi = s["ci"]
+      ax.errorbar([i], [s["mean"]], yerr=[[s["mean"] - lo], [hi - s["mean"]]], fmt="o",
+                  color="C0", capsize=4, zorder=3)
+    else:
+      ax.plot([i], [s["mean"]], "o", color="C0", zorder=3)
+  ax.set_xticks(range(len(rows)))
+  ax.set_xticklabels([p for p, _ in rows], rotation=30, ha="right", fontsize=8)
+  ax.set_ylabel(_label(metric, kind))
+  ax.grid(alpha=0.3, axis="y")
+  ax.set_title(f"{sweep['name']}: seeds (grey), mean and 95% bootstrap CI", fontsize=9)
+  return plots._save(fig, out_png)  # pylint: disable=protected-access
+
+
+def aggregate(workdir, baseline: str | None = None, others: Sequence = ()) -> str:
+  """Writes DIR/results.md, DIR/points.png and DIR/curves.png from the finished runs (of DIR
+  and `others`); returns the markdown."""
   workdir = pathlib.Path(workdir)
-  sweep, by_point = collect(workdir)
+  sweep, by_point = collect(workdir, others)
   baseline = sweep.get("baseline", "") if baseline is None else baseline
   if baseline and baseline not in by_point:
     raise ValueError(f"--baseline: {baseline!r} is not a point of {workdir / 'sweep.json'}; "
                      f"points: {list(by_point)}")
   md = table(sweep, by_point, baseline)
   (workdir / RESULTS_MD).write_text(md)
+  plot_points(sweep, by_point, workdir / POINTS_PNG)
   plot(workdir, sweep, by_point, workdir / CURVES_PNG)
   return md
 
@@ -208,8 +263,10 @@ def main(argv=None) -> int:
   parser.add_argument("workdir")
   parser.add_argument("--baseline", default=None, help="point to take differences against "
                       "(default: the sweep's)")
+  parser.add_argument("--with", dest="others", action="append", default=[], metavar="DIR",
+                      help="another sweep workdir whose points join the table (repeatable)")
   args = parser.parse_args(argv)
-  return print_or_fail(aggregate, args.workdir, args.baseline)
+  return print_or_fail(aggregate, args.workdir, args.baseline, args.others)
 
 
 def print_or_fail(fn, *args) -> int:

@@ -10,7 +10,8 @@ def base_config():
   import ml_collections  # pylint: disable=g-import-not-at-top
   c = ml_collections.ConfigDict()
   c.seed = 0  # Seeds init, sampling keys, data order (each derived, never shared).
-  c.total_steps = 100  # RL steps (one step = prompts -> rollouts -> rewards -> updates).
+  c.total_steps = 100  # RL steps (one step = prompts -> rollouts -> rewards -> updates); 0 runs
+  #                      the warm start only, evaluated and published as <workdir>/model.
   c.prompts_per_step = 16  # Prompts per RL step; rollouts per step = prompts * group_size.
   c.log_every = 1  # Steps between metric writes.
 

@@ -146,7 +146,7 @@ def _train_and_evaluate(config, workdir: str) -> dict:
     first = run_eval(0)
     save(0, first)
   progress = metrics_lib.ConsoleProgress(
-      config.total_steps, keys=("reward/total", "accuracy", "loss", "kl", "response/length_mean"),
+      max(config.total_steps, 1), keys=("reward/total", "accuracy", "loss", "kl", "response/length_mean"),
       process_index=jax.process_index())
   pool = contextlib.nullcontext()
   if config.reward_workers > 0:
@@ -294,7 +294,8 @@ def _summarize(workdir: pathlib.Path, eval_history: list[dict]) -> dict:
                                                     "history": eval_history}, indent=2))
   records = [r for r in metrics_lib.read_jsonl(workdir / metrics_lib.JSONL_NAME)
              if r.get("step", 0) >= 0]
-  plots.plot_curves(records,
-                    ["reward/total", "accuracy", "response/length_mean", "eval/pass@1"],
-                    workdir / "curves.png", title="RL: reward and accuracy")
+  keys = ["reward/total", "accuracy", "response/length_mean", "eval/pass@1"]
+  # A run of 0 RL steps (the warm start alone) has only its evaluation to plot.
+  keys = [k for k in keys if any(k in r for r in records)]
+  plots.plot_curves(records, keys, workdir / "curves.png", title="RL: reward and accuracy")
   return _summary(eval_history)

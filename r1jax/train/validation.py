@@ -124,7 +124,12 @@ def validate_config(config) -> None:
     _fail("sampler.group_size", f"{config.rl.algorithm} needs groups of at least "
           f"{algo.min_group_size} completions per prompt (a group baseline of one sample is "
           f"the sample itself), got {G}")
-  for field in ("total_steps", "prompts_per_step", "sampler.max_new_tokens",
+  # 0 RL steps is a run of its own: the warm start, evaluated and published as <workdir>/model
+  # (the shared starting point of runs that compare training methods, e.g. RL vs expert
+  # iteration).
+  if not isinstance(config.total_steps, int) or config.total_steps < 0:
+    _fail("total_steps", f"must be an int >= 0, got {config.total_steps!r}")
+  for field in ("prompts_per_step", "sampler.max_new_tokens",
                 "rl.num_iterations", "rl.num_minibatches", "rl.grad_accum", "rl.score_chunks",
                 "data.max_prompt_len", "eval.batch_size"):
     v = _get(config, field)
