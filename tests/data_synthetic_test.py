@@ -170,6 +170,38 @@ def test_knobs_and_validation():
     SyntheticSource("arith", "test", num_examples=5)[5]
 
 
+def test_teacher_knobs_change_reference_traces_only():
+  """truncate_rate (a sloppy teacher: one step short, answering the intermediate result) and
+  recheck_rate (the last step written again before </think>) act at about their rates, on
+  their own draws, and never change a problem, its answer, its solution or (at their
+  defaults) its id."""
+  knobs = dict(difficulty="easy", min_ops=3, max_ops=3, digits=1, operators="+-")
+  n = 400
+  clean = [SyntheticSource("arith", "train", **knobs)[i] for i in range(n)]
+  # The ids the code wrote before recheck_rate existed (r1jax at 9ab3722).
+  assert [e["id"] for e in clean[:2]] == ["arith/d297c681/0/train/0", "arith/d297c681/0/train/1"]
+  both = SyntheticSource("arith", "train", truncate_rate=0.5, recheck_rate=0.5, **knobs)
+  trunc = SyntheticSource("arith", "train", truncate_rate=0.5, **knobs)
+  n_trunc = n_recheck = 0
+  for i, ref in enumerate(clean):
+    ex, t = both[i], trunc[i]
+    assert all(ex[k] == ref[k] == t[k] for k in ("question", "answer", "solution"))
+    steps = ref["solution"].splitlines()
+    cut = t["completion"] != ref["completion"]
+    n_trunc += cut
+    written = steps[:-1] if cut else steps
+    answer = written[-1].split("=")[1]
+    assert t["completion"] == f"<think>{''.join(x + chr(10) for x in written)}</think>" \
+        f"<answer>{answer}</answer>"
+    think = ex["completion"][len("<think>"):ex["completion"].index("</think>")].splitlines()
+    assert think in (written, written + written[-1:]), (think, written)  # Same truncation.
+    n_recheck += think == written + written[-1:]
+    assert ex["completion"].endswith(f"<answer>{answer}</answer>")
+  assert abs(n_trunc / n - 0.5) < 0.1 and abs(n_recheck / n - 0.5) < 0.1, (n_trunc, n_recheck)
+  with pytest.raises(ValueError, match=r"recheck_rate must be in \[0, 1\], got 1.5"):
+    SyntheticSource("arith", "train", recheck_rate=1.5)
+
+
 def test_tfds_builder_writes_the_generator_examples(tmp_path):
   tfds = pytest.importorskip("tensorflow_datasets")
   builder = synthetic.tfds_builder("countdown", tmp_path, difficulty="easy", seed=2,

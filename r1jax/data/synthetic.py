@@ -46,7 +46,17 @@ def split_of(key: str) -> str:
   return "test" if int.from_bytes(digest, "big") % TEST_BUCKETS == 0 else "train"
 
 
+# Knobs added after ids were first written: left out of the fingerprint while at their
+# default, so every earlier task keeps its example ids.
+_LATER_KNOBS = {"recheck_rate": 0.0}
+
+
 def _fingerprint(value: Any) -> str:
+  if dataclasses.is_dataclass(value):
+    fields = [(f.name, getattr(value, f.name)) for f in dataclasses.fields(value)
+              if _LATER_KNOBS.get(f.name, object()) != getattr(value, f.name)]
+    value = f"{type(value).__name__}({', '.join(f'{k}={v!r}' for k, v in fields)})"
+    return hashlib.blake2b(value.encode(), digest_size=4).hexdigest()
   return hashlib.blake2b(repr(value).encode(), digest_size=4).hexdigest()
 
 
@@ -74,6 +84,11 @@ class ArithConfig:
   # answers with that intermediate result: a sloppy teacher, like imperfect cold-start data,
   # whose habit RL with the accuracy reward can repair. 'answer'/'solution' stay correct.
   truncate_rate: float = 0.0
+  # Probability that the reference completion, its chain done, checks its last step again
+  # (the line written once more before </think>): redundant tokens after the answer is known,
+  # the overthinking habit a length penalty should remove without costing accuracy. Drawn
+  # from its own stream, so it changes neither the problem nor the truncate_rate draw.
+  recheck_rate: float = 0.0
 
   def validate(self):
     if not 1 <= self.min_ops <= self.max_ops:
@@ -82,8 +97,9 @@ class ArithConfig:
     if self.digits < 1 or self.mul_digits < 1:
       raise ValueError(f"arith: digits and mul_digits must be >= 1, got {self.digits}, "
                        f"{self.mul_digits}")
-    if not 0.0 <= self.truncate_rate <= 1.0:
-      raise ValueError(f"arith: truncate_rate must be in [0, 1], got {self.truncate_rate}")
+    for knob in ("truncate_rate", "recheck_rate"):
+      if not 0.0 <= getattr(self, knob) <= 1.0:
+        raise ValueError(f"arith: {knob} must be in [0, 1], got {getattr(self, knob)}")
     _check_operators("arith", self.operators)
 
 
@@ -217,10 +233,14 @@ def arith_example(cfg: ArithConfig, seed: int, split: str, index: int) -> dict:
       ex = {"question": question, **_example("arith", cfg, seed, split, index, str(value), steps)}
       # A separate stream, so the knob never changes which problem example i is.
       sloppy = random.Random(f"arith-truncate/{seed}/{split}/{index}").random()
+      written, answer = steps, str(value)
       if len(steps) > 1 and sloppy < cfg.truncate_rate:
-        early = steps[-2].split("=")[-1]
-        ex["completion"] = (f"<think>{''.join(f'{x}{chr(10)}' for x in steps[:-1])}</think>"
-                            f"<answer>{early}</answer>")
+        written, answer = steps[:-1], steps[-2].split("=")[-1]
+      if random.Random(f"arith-recheck/{seed}/{split}/{index}").random() < cfg.recheck_rate:
+        written = written + written[-1:]
+      if written is not steps:
+        ex["completion"] = (f"<think>{''.join(f'{x}{chr(10)}' for x in written)}</think>"
+                            f"<answer>{answer}</answer>")
       return ex
   raise ValueError(f"arith: no {split} problem in {MAX_DRAWS} draws for {cfg}; widen the knobs")
 

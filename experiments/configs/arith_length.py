@@ -1,0 +1,25 @@
+"""The demo's task with an overthinking teacher, for the length-penalty finding (FINDINGS.md 7):
+half of the warm-start traces write their last step twice before </think>.
+
+  python experiments/grpo_main.py --config=experiments/configs/arith_length.py \
+      --workdir=/tmp/r1jax/arith_length                      # R1's rule rewards only
+  python experiments/grpo_main.py --config=experiments/configs/arith_length.py \
+      --config.rewards.cosine_length=1.0 --workdir=/tmp/r1jax/arith_length_cosine
+
+Everything else is arith_tiny.py (the demo): 200 SFT warm-start steps, 60 GRPO steps.
+"""
+import importlib.util
+import pathlib
+
+
+def get_config(arg=None):
+  spec = importlib.util.spec_from_file_location(
+      "arith_tiny", pathlib.Path(__file__).with_name("arith_tiny.py"))
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  c = module.get_config(arg)
+  c.data.knobs.recheck_rate = 0.5  # The redundant line: nothing a correct answer needs.
+  # The cosine length reward (Yeo et al. 2025) at its default values, length in tokens up to
+  # the sampler's budget; its weight (rewards.cosine_length) is 0, i.e. off, unless set.
+  c.reward_params.cosine_length = dict(max_len=c.sampler.max_new_tokens)
+  return c
