@@ -29,8 +29,6 @@ from r1jax.sweep import toy
 from r1jax.sweep.spec import Sweep, axis
 
 START = "start-warm"  # The starting runs' point name.
-EVAL = {"eval.num_problems": 500, "eval.k": 4, "eval.k_problems": 100,
-        "eval.temperature": 1.0, "eval.batch_size": 250}
 MATCHED = {
     "ei.rounds": 2,
     "rs.num_prompts": 480,  # x sampler.group_size 8 x 2 rounds = 7,680 samples.
@@ -64,7 +62,7 @@ def get_sweep(arg=None):
   # ei_arith_tiny.py's task is arith_tiny.py's without the sloppy teacher's knob, which
   # changes reference traces only, never a problem: the same prompts and held-out problems.
   ei = {"model.init_checkpoint": f"{start_dir}/{START}.seed-{{seed}}/model",
-        "warm_start.sft_steps": 0, **EVAL, **MATCHED}
+        "warm_start.sft_steps": 0, **toy.RL_EVAL, **MATCHED}
   if smoke:
     ei.update(SMOKE_EI)  # (The RL smoke overrides are for the starting runs only.)
   return Sweep(main="ei", config="experiments/configs/ei_arith_tiny.py", overrides=ei,

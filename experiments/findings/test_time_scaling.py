@@ -10,6 +10,8 @@ GRPO models of a sparse_vs_dense sweep: its reward-outcome point is the demo's r
       --workdir=/tmp/r1jax/tts --parallel=2          # 2 budget modes x 3 models
   python -m r1jax.eval.scaling_report /tmp/r1jax/tts # tables with CIs over the models, plot
 
+`smoke:<dir>` runs the same grid, tiny, on the models of a `sparse_vs_dense.py:smoke` sweep.
+
 Each run is eval_main with experiments/configs/eval_arith_tiny.py on the model of the same
 seed: 200 held-out problems, k up to 64 samples at temperature 0.7, greedy budget sweeps.
 """
@@ -18,16 +20,26 @@ from r1jax.sweep.spec import Sweep, axis
 KS = (1, 2, 4, 8, 16, 32, 64)
 
 
+# `smoke:<dir>`: the same grid on a sparse_vs_dense smoke sweep's models, tiny.
+SMOKE = {"test_time.ks": (1, 2), "test_time.num_problems": 8, "test_time.batch_size": 8,
+         "test_time.budgets": (1, 7)}
+
+
 def get_sweep(arg=None):
-  if not arg:
+  arg = arg or ""
+  smoke = arg.startswith("smoke:")
+  models = arg[len("smoke:"):] if smoke else arg
+  if not models:
     raise ValueError("give the sparse_vs_dense sweep's workdir: "
-                     "--sweep=experiments/findings/test_time_scaling.py:<dir>")
+                     "--sweep=experiments/findings/test_time_scaling.py:[smoke:]<dir>")
+  ks = SMOKE["test_time.ks"] if smoke else KS
   mode = axis("budget", {"cap": {}, "force": {"test_time.budget_mode": "force"}})
   metrics = [("eval/arith/test/greedy/pass@1", "final")]
-  for k in KS:
+  for k in ks:
     metrics += [(f"eval/arith/test/sampled/maj@{k}", "final"),
                 (f"eval/arith/test/sampled/pass@{k}", "final")]
+  overrides = {"model.init_checkpoint": f"{models}/reward-outcome.seed-{{seed}}",
+               "test_time.ks": KS, **(SMOKE if smoke else {})}
   return Sweep(main="eval", config="experiments/configs/eval_arith_tiny.py", axes=mode,
-               overrides={"model.init_checkpoint": f"{arg}/reward-outcome.seed-{{seed}}",
-                          "test_time.ks": KS},
-               seeds=(0, 1, 2), baseline="budget-cap", metrics=tuple(metrics), curves=())
+               overrides=overrides, seeds=(0, 1) if smoke else (0, 1, 2),
+               baseline="budget-cap", metrics=tuple(metrics), curves=())

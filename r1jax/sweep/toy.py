@@ -28,6 +28,13 @@ SMOKE = {
 }
 
 
+# The RL runs' evaluation (arith_tiny.py keeps train/defaults.py's): greedy pass@1 on the first
+# 500 held-out problems, maj@4 / pass@4 on 100 at temperature 1.0. Runs of other mains set it
+# so their numbers compare with the RL runs' own.
+RL_EVAL = {"eval.num_problems": 500, "eval.k": 4, "eval.k_problems": 100,
+           "eval.temperature": 1.0, "eval.batch_size": 250}
+
+
 def variant(arg):
   """(overrides, seeds) of a sweep file's variant: None (the full sweep) or 'smoke'."""
   if arg in (None, ""):

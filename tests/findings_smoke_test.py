@@ -1,0 +1,91 @@
+"""Every finding's experiment (experiments/findings/, the commands of FINDINGS.md) runs, tiny,
+through experiments/sweep_main.py: seed 0 of each smoke grid, chained as FINDINGS.md chains
+the full runs. Real runs in subprocesses, about a minute each on 2 cores."""
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from r1jax import results
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+FINDINGS = REPO / "experiments" / "findings"
+SWEEPS = REPO / "experiments" / "sweeps"
+# The findings files this module runs (a new file must get a test here).
+TESTED = {"distillation", "expert_iteration", "length_penalty", "test_time_scaling"}
+
+
+def _sweep_main(sweep, workdir, *run_indices):
+  cmd = [sys.executable, str(REPO / "experiments" / "sweep_main.py"), f"--sweep={sweep}",
+         f"--workdir={workdir}", *[f"--run_index={i}" for i in run_indices]]
+  proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=1200,
+                        env=dict(os.environ, PYTHONUNBUFFERED="1"))
+  assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+
+
+def _rows(run_dir):
+  return [json.loads(l) for l in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_every_findings_file_has_a_smoke_test():
+  assert {p.stem for p in FINDINGS.glob("*.py")} == TESTED
+
+
+def test_expert_iteration_starts_from_the_rl_runs_warm_start(tmp_path):
+  start, ei = tmp_path / "start", tmp_path / "ei"
+  _sweep_main(f"{FINDINGS / 'expert_iteration.py'}:smoke", start, 0)
+  _sweep_main(f"{FINDINGS / 'expert_iteration.py'}:smoke:{start}", ei, 0)
+  run = ei / "method-expert_iteration.seed-0"
+  assert results.is_finished(run) and results.read(run)["kind"] == "expert_iteration"
+  # Round 0 of expert iteration is the published warm start: its evaluation is the starting
+  # run's step-0 evaluation, number for number.
+  first = results.read(start / "start-warm.seed-0")["history"][0]
+  round0 = json.loads((run / "round_0" / "eval.json").read_text())
+  assert {k: first[k] for k in round0 if k.startswith("eval/")} == \
+      {k: v for k, v in round0.items() if k.startswith("eval/")}
+  assert (run / "round_2" / "model").is_dir()
+
+
+def test_length_penalty_pays_the_cosine_reward_on_the_rechecking_task(tmp_path):
+  _sweep_main(f"{FINDINGS / 'length_penalty.py'}:smoke", tmp_path, 1)
+  run = tmp_path / "penalty-cosine.seed-0"
+  assert results.is_finished(run)
+  config = json.loads((run / "config.json").read_text())
+  assert config["data"]["knobs"]["recheck_rate"] == 0.5 and config["rewards"]["cosine_length"]
+  paid = [r["reward/cosine_length"] for r in _rows(run) if "reward/cosine_length" in r]
+  assert len(paid) == 2 and all(-1.0 <= v <= 1.0 and v != 0.0 for v in paid)
+
+
+@pytest.fixture(scope="module")
+def svd_models(tmp_path_factory):
+  """A sparse_vs_dense smoke sweep's first run (reward-outcome.seed-0): the models that the
+  test-time and distillation findings start from."""
+  models = tmp_path_factory.mktemp("svd")
+  _sweep_main(f"{SWEEPS / 'sparse_vs_dense.py'}:smoke", models, 0)
+  return models
+
+
+def test_test_time_scaling_evaluates_a_sweeps_models(svd_models, tmp_path):
+  _sweep_main(f"{FINDINGS / 'test_time_scaling.py'}:smoke:{svd_models}", tmp_path, 0, 1)
+  for mode in ("cap", "force"):
+    final = results.read(tmp_path / f"budget-{mode}.seed-0")["final"]
+    for key in ("greedy/pass@1", "sampled/maj@2", "sampled/pass@2"):
+      assert 0.0 <= final[f"eval/arith/test/{key}"] <= 1.0
+
+
+def test_distillation_chain_and_the_rl_student(svd_models, tmp_path):
+  spec = FINDINGS / "distillation.py"
+  rs, sft, rl = tmp_path / "rs", tmp_path / "sft", tmp_path / "rl"
+  _sweep_main(f"{spec}:smoke:teacher:{svd_models}", rs, 0)
+  rows = (rs / "teacher-traces.seed-0" / "data.jsonl").read_text().splitlines()
+  assert rows
+  _sweep_main(f"{spec}:smoke:student:{rs}", sft, 0)
+  _sweep_main(f"{spec}:smoke:rl", rl, 0)
+  distilled = json.loads((sft / "student-distilled.seed-0" / "config.json").read_text())
+  student_rl = json.loads((rl / "student-rl.seed-0" / "config.json").read_text())
+  assert distilled["model"]["preset"] == student_rl["model"]["preset"] == "tiny"
+  for run in (sft / "student-distilled.seed-0", rl / "student-rl.seed-0"):
+    assert 0.0 <= results.read(run)["final"]["eval/pass@1"] <= 1.0
