@@ -26,7 +26,7 @@ import pathlib
 import random
 import re
 import sys
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 from r1jax.data import sources
 from r1jax.rewards import registry
@@ -54,12 +54,13 @@ def pattern(ex: Mapping) -> str:
   return "".join(ch for ch in ex["question"] if ch in "+-*/")
 
 
-def select(pool: Sequence[Mapping], n: int, how: str, rng: random.Random) -> list[Mapping]:
+def select(pool: Sequence[Mapping], n: int, how: str, rng: random.Random,
+           is_verified: Callable[[Mapping], bool] = verified) -> list[Mapping]:
   """n examples of `pool` (already in this seed's order) chosen by selection `how`."""
   if how == "random":
     chosen = list(pool)
   elif how in ("verified", "curated"):
-    chosen = [ex for ex in pool if verified(ex)]
+    chosen = [ex for ex in pool if is_verified(ex)]
   else:
     raise ValueError(f"unknown selection {how!r}; choose from {SELECTIONS}")
   if len(chosen) < n:
@@ -99,6 +100,8 @@ def write_sets(config_file: str, out, sizes: Sequence[int], seeds: Sequence[int]
   if len(source) < pool_size:
     raise ValueError(f"--pool {pool_size}: the {task} training split has {len(source)}")
   base = [source[i] for i in range(pool_size)]
+  ok = {ex["id"] for ex in base if verified(ex)}  # Graded once, not once per set.
+  is_verified = lambda ex: ex["id"] in ok
   out = pathlib.Path(out)
   out.mkdir(parents=True, exist_ok=True)
   info = {"config": config_file, "task": task, "template": template, "knobs": knobs, "pool": pool_size, "sets": {}}
@@ -108,14 +111,14 @@ def write_sets(config_file: str, out, sizes: Sequence[int], seeds: Sequence[int]
     order.shuffle(pool)
     for how in SELECTIONS:
       for n in sizes:
-        rows = select(pool, n, how, random.Random(f"curate/{how}/{n}/{seed}"))
+        rows = select(pool, n, how, random.Random(f"curate/{how}/{n}/{seed}"), is_verified)
         name = f"{how}-{n}.seed-{seed}.jsonl"
         tmp = out / (name + ".partial")
         tmp.write_text("".join(json.dumps({k: ex[k] for k in ("prompt", "completion",
                                                                  "answer", "id")}) + "\n"
                                for ex in rows))
         tmp.replace(out / name)
-        info["sets"][name] = {"size": n, "verified": sum(map(verified, rows)) / n,
+        info["sets"][name] = {"size": n, "verified": sum(map(is_verified, rows)) / n,
                               "patterns": len({pattern(ex) for ex in rows})}
   (out / "sets.json").write_text(json.dumps(info, indent=2))
   return info
