@@ -114,6 +114,11 @@ def test_compare_cli_reaggregates_with_another_baseline(tmp_path):
   assert list(_cells(out.stdout, "rate-a"))[-1][1].startswith("-0.45 ")
   bad = run("--baseline=rate-z")
   assert bad.returncode == 2 and "rate-z" in bad.stderr
+  out = run("--metric=eval/pass@1:gain", "--metric=eval/pass@1:start")
+  assert out.returncode == 0, out.stderr
+  assert "| point | seeds | gain eval/pass@1 | start eval/pass@1 |" in out.stdout
+  bad = run("--metric=eval/pass@1")
+  assert bad.returncode == 2 and "give name:kind" in bad.stderr
 
 
 def test_compare_with_another_sweep_joins_its_points(tmp_path):
@@ -199,3 +204,13 @@ def test_overrides_of_every_kind_reach_the_main_unchanged(tmp_path):
   assert c["stop"] == list(overrides["stop"]) and c["name"] == "" and c["flag"] is False
   assert c["nested"] == {"depth": 3, "ratio": 3e-4} and c["seed"] == 4
   assert c["rate"] == 1.0 and isinstance(c["rate"], float)  # An int into a float field.
+
+
+def test_start_and_gain_metric_kinds():
+  res = {"final": {"eval/pass@1": 0.75}, "history": [{"eval/pass@1": 0.5}, {"eval/pass@1": 0.75}]}
+  assert compare.metric_value(res, "eval/pass@1", "start") == 0.5
+  assert compare.metric_value(res, "eval/pass@1", "gain") == 0.25
+  assert math.isnan(compare.metric_value({"final": {}}, "eval/pass@1", "gain"))
+  with pytest.raises(spec.SweepError, match="kind must be one of"):
+    spec.expand(spec.Sweep(config=f"{FIXTURES}/toy_config.py", main=f"{FIXTURES}/toy_main.py",
+                           metrics=(("eval/pass@1", "last"),)))

@@ -1,6 +1,7 @@
 """Aggregates a sweep's runs: results.md (mean +- std and 95% CIs over seeds) and curves.png.
 
   python -m r1jax.eval.compare DIR [--baseline POINT] [--with OTHER_DIR ...]
+      [--metric NAME:KIND ...]
 
 DIR is a sweep workdir (experiments/sweep_main.py): DIR/sweep.json names the points, seeds and
 metrics, and each run's DIR/<run>/results.json (r1jax/results.py) holds its numbers. Only
@@ -71,9 +72,14 @@ def summarize(x: Sequence[float]) -> dict:
 
 
 def metric_value(res: Mapping, metric: str, kind: str) -> float:
-  """One number of a results.json: wall_time_s, or `metric` from its final/best."""
+  """One number of a results.json: wall_time_s, or `metric` from its final/best/train row,
+  its first evaluation ('start') or final minus first ('gain')."""
   if metric == "wall_time_s":
     return float(res.get("wall_time_s", math.nan))
+  if kind in ("start", "gain"):
+    history = res.get("history") or [{}]
+    start = float(history[0].get(metric, math.nan))
+    return start if kind == "start" else metric_value(res, metric, "final") - start
   return float(res.get(kind, {}).get(metric, math.nan))
 
 
@@ -241,11 +247,19 @@ def plot_points(sweep: Mapping, by_point: Mapping[str, list], out_png) -> pathli
   return plots._save(fig, out_png)  # pylint: disable=protected-access
 
 
-def aggregate(workdir, baseline: str | None = None, others: Sequence = ()) -> str:
+def aggregate(workdir, baseline: str | None = None, others: Sequence = (),
+              metrics: Sequence[str] = ()) -> str:
   """Writes DIR/results.md, DIR/points.png and DIR/curves.png from the finished runs (of DIR
-  and `others`); returns the markdown."""
+  and `others`); returns the markdown. `metrics` ('name:kind' each) replace the sweep's."""
   workdir = pathlib.Path(workdir)
   sweep, by_point = collect(workdir, others)
+  if metrics:
+    from r1jax.sweep import spec  # pylint: disable=g-import-not-at-top
+    pairs = [tuple(m.rsplit(":", 1)) for m in metrics]
+    bad = [m for m, p in zip(metrics, pairs) if len(p) != 2 or p[1] not in spec.METRIC_KINDS]
+    if bad:
+      raise ValueError(f"--metric {bad[0]!r}: give name:kind, kind one of {spec.METRIC_KINDS}")
+    sweep["metrics"] = [list(p) for p in pairs]
   baseline = sweep.get("baseline", "") if baseline is None else baseline
   if baseline and baseline not in by_point:
     raise ValueError(f"--baseline: {baseline!r} is not a point of {workdir / 'sweep.json'}; "
@@ -265,8 +279,11 @@ def main(argv=None) -> int:
                       "(default: the sweep's)")
   parser.add_argument("--with", dest="others", action="append", default=[], metavar="DIR",
                       help="another sweep workdir whose points join the table (repeatable)")
+  parser.add_argument("--metric", dest="metrics", action="append", default=[],
+                      metavar="NAME:KIND", help="report this metric instead of the sweep's "
+                      "(repeatable; kind final, best, train, start or gain)")
   args = parser.parse_args(argv)
-  return print_or_fail(aggregate, args.workdir, args.baseline, args.others)
+  return print_or_fail(aggregate, args.workdir, args.baseline, args.others, args.metrics)
 
 
 def print_or_fail(fn, *args) -> int:

@@ -39,6 +39,9 @@ class SweepError(ValueError):
   """A bad sweep file; the message names the sweep field or config field."""
 
 
+METRIC_KINDS = ("final", "best", "train", "start", "gain")
+
+
 @dataclasses.dataclass(frozen=True)
 class Point:
   labels: tuple[tuple[str, str], ...]  # (axis name, label) per dimension.
@@ -60,7 +63,8 @@ class Sweep:
   overrides: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # For every run.
   baseline: str = ""  # Point name that results.md differences are taken against.
   # Metrics results.md reports: (name, kind) pairs from each run's results.json; kind 'final'
-  # (last eval), 'best' (max over evals) or 'train' (last training row); wall_time_s is whole.
+  # (last eval), 'best' (max over evals), 'train' (last training row), 'start' (first eval)
+  # or 'gain' (final minus start: what the run's training changed); wall_time_s is whole.
   metrics: Sequence[tuple[str, str]] = (("eval/pass@1", "final"), ("eval/pass@1", "best"),
                                         ("eval/maj@4", "final"), ("eval/maj@4", "best"),
                                         ("eval/length", "final"), ("wall_time_s", "final"))
@@ -189,8 +193,8 @@ def expand(sweep: Sweep) -> list[Run]:
   if sweep.baseline and sweep.baseline not in names:
     raise SweepError(f"sweep.baseline: {sweep.baseline!r} is not a point; points: {names}")
   for _, kind in sweep.metrics:
-    if kind not in ("final", "best", "train"):
-      raise SweepError(f"sweep.metrics: kind must be 'final', 'best' or 'train', got {kind!r}")
+    if kind not in METRIC_KINDS:
+      raise SweepError(f"sweep.metrics: kind must be one of {METRIC_KINDS}, got {kind!r}")
   base = base_config(sweep)
   validate = _VALIDATORS.get(sweep.main)
   runs = []
