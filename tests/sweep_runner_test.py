@@ -75,8 +75,7 @@ def test_sweep_runs_skips_and_matches_a_hand_computation(tmp_path):
     vals[point] = {"final": [r["final"]["eval/pass@1"] for r in runs],
                    "best": [max(h["eval/pass@1"] for h in r["history"]) for r in runs],
                    "len": [r["final"]["eval/length"] for r in runs]}
-    (row,) = [c for c in _cells(md, point) if len(c) == 5]
-    assert row[1] == "3"
+    (row,) = [c for c in _cells(md, point) if len(c) == 5 and c[1] == "3"]
     for cell, x in zip(row[2:], (vals[point]["final"], vals[point]["best"], vals[point]["len"])):
       lo, hi = _hand_ci(x)
       assert cell == f"{g(statistics.mean(x))} +- {g(statistics.stdev(x))} [{g(lo)}, {g(hi)}]"
@@ -86,6 +85,11 @@ def test_sweep_runs_skips_and_matches_a_hand_computation(tmp_path):
   lo, hi = _hand_ci(a, shift=b)
   d = statistics.mean(a) - statistics.mean(b)
   assert abs(d - 0.45) < 1e-9 and diff[1] == f"+{g(d)} [{g(lo)}, {g(hi)}]"
+  # Paired: seed by seed, then the bootstrap of the mean difference over seeds.
+  (paired,) = [c for c in _cells(md, "rate-b") if len(c) == 5 and c[1] == "0,1,2"]
+  per_seed = [x - y for x, y in zip(a, b)]
+  lo, hi = _hand_ci(per_seed)
+  assert paired[2] == f"+{g(statistics.mean(per_seed))} [{g(lo)}, {g(hi)}]"
 
   before = {p.parent.name: p.read_bytes() for p in tmp_path.glob("*/results.json")}
   lines = []
@@ -111,7 +115,8 @@ def test_compare_cli_reaggregates_with_another_baseline(tmp_path):
   out = run("--baseline=rate-b")
   assert out.returncode == 0, out.stderr
   assert "baseline `rate-b`" in (tmp_path / "results.md").read_text()
-  assert list(_cells(out.stdout, "rate-a"))[-1][1].startswith("-0.45 ")
+  unpaired, paired = list(_cells(out.stdout, "rate-a"))[-2:]
+  assert unpaired[1].startswith("-0.45 ") and paired[2].startswith("-0.45 [")
   bad = run("--baseline=rate-z")
   assert bad.returncode == 2 and "rate-z" in bad.stderr
   out = run("--metric=eval/pass@1:gain", "--metric=eval/pass@1:start")
@@ -132,7 +137,7 @@ def test_compare_with_another_sweep_joins_its_points(tmp_path):
   runner.run_sweep(other, "other", b, parallel=3, log=lambda s: None)
   own = compare.aggregate(b)
   md = compare.aggregate(a, None, [b])
-  (row,) = [c for c in _cells(md, "rate-c") if len(c) == 5]
+  (row,) = [c for c in _cells(md, "rate-c") if len(c) == 5 and c[1] == "3"]
   assert row == [c for c in _cells(own, "rate-c") if len(c) == 5][0]
   (diff,) = [c for c in _cells(md, "rate-c") if len(c) == 4]
   x = [json.loads((b / f"rate-c.seed-{s}" / "results.json").read_text())["final"]["eval/pass@1"]

@@ -16,7 +16,10 @@ Statistics, per point and metric, over the point's seeds x_1..x_n:
     numpy.random.default_rng(seed) as rng.integers(0, n, (B, n)); the 2.5th and 97.5th
     percentiles of the resampled means (numpy's default linear interpolation);
   difference to the baseline point: mean(point) - mean(baseline), with a 95% CI from
-    resampling both points independently (point first, then baseline, from one generator).
+    resampling both points independently (point first, then baseline, from one generator);
+  paired difference: over the seeds both points ran, the mean of point - baseline at the same
+    seed, with the bootstrap CI of that mean (resampling seeds): runs of one seed share its
+    warm start and data order, so pairing removes the seed-to-seed spread.
 Run-to-run seed noise is the only noise measured; with 3 seeds the CIs are rough.
 """
 from __future__ import annotations
@@ -161,6 +164,8 @@ def table(sweep: Mapping, by_point: Mapping[str, list], baseline: str = "") -> s
         d = float(np.mean(np.asarray(a, np.float64)) - np.mean(np.asarray(b, np.float64)))
         cells.append(f"{'+' if d >= 0 else ''}{_fmt(d)} [{_fmt(lo)}, {_fmt(hi)}]")
       lines.append("| " + " | ".join(cells) + " |")
+  if baseline:
+    lines += paired_table(by_point, baseline, metrics)
   if any(m == "wall_time_s" for m, _ in metrics):
     lines += ["", "wall_time_s: seconds of a run's last invocation (a run resumed after an "
               "interruption counts only the part after its restart)."]
@@ -169,6 +174,36 @@ def table(sweep: Mapping, by_point: Mapping[str, list], baseline: str = "") -> s
   if missing:
     lines += ["", f"Unfinished runs (not counted): {', '.join(missing)}"]
   return "\n".join(lines) + "\n"
+
+
+def paired_table(by_point: Mapping[str, list], baseline: str, metrics) -> list[str]:
+  """Markdown lines: each point minus the baseline seed by seed, over the seeds both have.
+  Runs of one seed share its randomness (in the committed sweeps: the warm start, the data
+  order), so the per-seed difference removes the seed-to-seed spread the unpaired CI carries.
+  The CI is the percentile bootstrap of the mean difference, resampling seeds."""
+  base = {seed: res for seed, res in by_point[baseline]}
+  lines = ["", f"Paired difference to `{baseline}`: mean over the seeds both ran of (point - "
+           "baseline) at the same seed, [95% bootstrap CI over seeds]:", "",
+           "| " + " | ".join(["point", "seeds"] + [_label(m, k) for m, k in metrics]) + " |",
+           "|" + "---|" * (len(metrics) + 2)]
+  rows = 0
+  for p, runs in by_point.items():
+    common = [(seed, res) for seed, res in runs if seed in base]
+    if p == baseline or len(common) < 2:
+      continue
+    cells = [p, ",".join(str(seed) for seed, _ in common)]
+    for m, k in metrics:
+      d = [metric_value(res, m, k) - metric_value(base[seed], m, k) for seed, res in common]
+      d = [v for v in d if not math.isnan(v)]
+      if len(d) < 2:
+        cells.append("-")
+        continue
+      lo, hi = bootstrap_ci(d)
+      mean = float(np.mean(np.asarray(d, np.float64)))
+      cells.append(f"{'+' if mean >= 0 else ''}{_fmt(mean)} [{_fmt(lo)}, {_fmt(hi)}]")
+    lines.append("| " + " | ".join(cells) + " |")
+    rows += 1
+  return lines if rows else []
 
 
 def _curve(run_dir: pathlib.Path, metric: str) -> dict[int, float]:
