@@ -10,12 +10,14 @@ import sys
 import pytest
 
 from r1jax import results
+from r1jax.sweep import spec as sweep_spec
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 FINDINGS = REPO / "experiments" / "findings"
 SWEEPS = REPO / "experiments" / "sweeps"
 # The findings files this module runs (a new file must get a test here).
-TESTED = {"distillation", "expert_iteration", "length_penalty", "test_time_scaling"}
+TESTED = {"distillation", "expert_iteration", "length_penalty", "sft_set_size",
+          "test_time_scaling"}
 
 
 def _sweep_main(sweep, workdir, *run_indices):
@@ -76,16 +78,35 @@ def test_test_time_scaling_evaluates_a_sweeps_models(svd_models, tmp_path):
       assert 0.0 <= final[f"eval/arith/test/{key}"] <= 1.0
 
 
-def test_distillation_chain_and_the_rl_student(svd_models, tmp_path):
+def test_distillation_chain(svd_models, tmp_path):
   spec = FINDINGS / "distillation.py"
-  rs, sft, rl = tmp_path / "rs", tmp_path / "sft", tmp_path / "rl"
+  rs, sft = tmp_path / "rs", tmp_path / "sft"
   _sweep_main(f"{spec}:smoke:teacher:{svd_models}", rs, 0)
   rows = (rs / "teacher-traces.seed-0" / "data.jsonl").read_text().splitlines()
   assert rows
   _sweep_main(f"{spec}:smoke:student:{rs}", sft, 0)
-  _sweep_main(f"{spec}:smoke:rl", rl, 0)
   distilled = json.loads((sft / "student-distilled.seed-0" / "config.json").read_text())
-  student_rl = json.loads((rl / "student-rl.seed-0" / "config.json").read_text())
-  assert distilled["model"]["preset"] == student_rl["model"]["preset"] == "tiny"
-  for run in (sft / "student-distilled.seed-0", rl / "student-rl.seed-0"):
-    assert 0.0 <= results.read(run)["final"]["eval/pass@1"] <= 1.0
+  assert distilled["model"]["preset"] == "tiny"
+  assert 0.0 <= results.read(sft / "student-distilled.seed-0")["final"]["eval/pass@1"] <= 1.0
+  # The RL student is the demo's run with the tiny preset: its overrides are checked against
+  # the config here (the smoke sweeps of experiments/sweeps/ run that main end to end).
+  (run,) = [r for r in sweep_spec.expand(sweep_spec.load(f"{spec}:smoke:rl")[0]) if r.seed == 0]
+  assert run.overrides["model.preset"] == "tiny" and run.overrides["total_steps"] == 2
+
+
+def test_sft_set_size_trains_on_the_curated_sets(tmp_path):
+  sets = tmp_path / "sets"
+  proc = subprocess.run([sys.executable, "-m", "r1jax.recipe.curate",
+                         f"--config={REPO / 'experiments' / 'configs' / 'arith_tiny.py'}",
+                         f"--out={sets}", "--sizes=16", "--seeds=0,1", "--pool=400"],
+                        capture_output=True, text=True, cwd=REPO, timeout=600)
+  assert proc.returncode == 0, proc.stderr[-4000:]
+  spec = f"{FINDINGS / 'sft_set_size.py'}:smoke:{sets}"
+  names = [r.name for r in sweep_spec.expand(sweep_spec.load(spec)[0])]
+  assert names[:3] == ["set-random_16.seed-0", "set-verified_16.seed-0",
+                       "set-curated_16.seed-0"] and len(names) == 6
+  _sweep_main(spec, tmp_path / "sft", 2)
+  run = tmp_path / "sft" / "set-curated_16.seed-0"
+  config = json.loads((run / "config.json").read_text())
+  assert config["sft"]["train_file"] == str(sets / "curated-16.seed-0.jsonl")
+  assert 0.0 <= results.read(run)["final"]["eval/pass@1"] <= 1.0
