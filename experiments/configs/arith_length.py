@@ -20,6 +20,9 @@ def get_config(arg=None):
   c = module.get_config(arg)
   c.data.knobs.recheck_rate = 0.5  # The redundant line: nothing a correct answer needs.
   # The cosine length reward (Yeo et al. 2025) at its default values, length in tokens up to
-  # the sampler's budget; its weight (rewards.cosine_length) is 0, i.e. off, unless set.
-  c.reward_params.cosine_length = dict(max_len=c.sampler.max_new_tokens)
+  # the sampler's budget; its weight (rewards.cosine_length) is 0, i.e. off, unless set. All
+  # values are spelled out so a run can change one (--config.reward_params.cosine_length.*).
+  c.reward_params.cosine_length = dict(
+      max_len=c.sampler.max_new_tokens, min_value_wrong=-1.0, max_value_wrong=-0.5,
+      min_value_correct=0.5, max_value_correct=1.0, exceed_penalty=-1.0)
   return c

@@ -15,6 +15,10 @@ before it, so a model that drops it loses nothing. Points:
           its default values, weight 1.0, length in tokens up to the 48-token budget): a
           correct answer earns more the shorter it is, a wrong one less, so stopping a chain
           early (the sloppy teacher's habit) is not made cheaper.
+  cosine_correct: the same with a flat -1 for every wrong answer, so only correct answers
+          are paid by length (added after the first six runs showed why `cosine` lengthens
+          responses here: at a sampled accuracy under one half, its "wrong answers: longer is
+          better" side outweighs its "correct answers: shorter is better" side).
 The weight and values were fixed before the first run and not tuned.
 """
 from r1jax.sweep import toy
@@ -23,7 +27,14 @@ from r1jax.sweep.spec import Sweep, axis
 
 def get_sweep(arg=None):
   overrides, seeds = toy.variant(arg)
-  penalty = axis("penalty", {"none": {}, "cosine": {"rewards.cosine_length": 1.0}})
+  penalty = axis("penalty", {
+      "none": {},
+      "cosine": {"rewards.cosine_length": 1.0},
+      # Added after the first six runs (FINDINGS.md 7): wrong answers get a flat -1, so only
+      # correct answers are paid by length: a pure length penalty on correct answers.
+      "cosine_correct": {"rewards.cosine_length": 1.0,
+                         "reward_params.cosine_length.max_value_wrong": -1.0},
+  })
   return Sweep(main="grpo", config="experiments/configs/arith_length.py", overrides=overrides, axes=penalty,
                seeds=seeds, baseline="penalty-none",
                metrics=(("eval/pass@1", "final"), ("eval/length", "final"),
