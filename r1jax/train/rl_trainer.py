@@ -146,7 +146,8 @@ def _train_and_evaluate(config, workdir: str) -> dict:
     first = run_eval(0)
     save(0, first)
   progress = metrics_lib.ConsoleProgress(
-      max(config.total_steps, 1), keys=("reward/total", "accuracy", "loss", "kl", "response/length_mean"),
+      max(config.total_steps, 1),
+      keys=("reward/total", "accuracy", "loss", "kl", "response/length_mean"),
       process_index=jax.process_index())
   pool = contextlib.nullcontext()
   if config.reward_workers > 0:
