@@ -202,6 +202,37 @@ def test_teacher_knobs_change_reference_traces_only():
     SyntheticSource("arith", "train", recheck_rate=1.5)
 
 
+def test_switching_teacher_abandons_a_correct_prefix_and_restarts():
+  """switch_rate: a trace drops its chain after 1 .. L-1 correct steps, writes the switch line
+  and writes the whole chain again; at about its rate, at every cut point, on its own draw
+  (the truncation and the problem are unchanged) and with the id unchanged at 0."""
+  knobs = dict(difficulty="easy", min_ops=3, max_ops=3, digits=1, operators="+-",
+               truncate_rate=0.5)
+  n = 400
+  base = SyntheticSource("arith", "train", **knobs)
+  switching = SyntheticSource("arith", "train", switch_rate=0.7, **knobs)
+  assert SyntheticSource("arith", "train", switch_rate=0.0, **knobs)[0]["id"] == base[0]["id"]
+  cuts = []
+  for i in range(n):
+    ref, ex = base[i], switching[i]
+    assert all(ex[k] == ref[k] for k in ("question", "answer", "solution"))
+    think = ref["completion"][len("<think>"):ref["completion"].index("</think>")].splitlines()
+    got = ex["completion"][len("<think>"):ex["completion"].index("</think>")].splitlines()
+    tail = ref["completion"][ref["completion"].index("</think>"):]
+    assert ex["completion"].endswith(tail)  # The same (possibly truncated) answer.
+    if got != think:
+      cut = got.index(synthetic.SWITCH_WORD)
+      assert got == think[:cut] + [synthetic.SWITCH_WORD] + think, (got, think)
+      assert 1 <= cut <= len(think) - 1
+      cuts.append(cut)
+  assert abs(len(cuts) / n - 0.7) < 0.08, len(cuts)
+  assert set(cuts) == {1, 2}  # Chains of 3 steps, or 2 when truncated.
+  assert not set(synthetic.SWITCH_WORD[0]) & set(
+      "".join(base[i]["completion"] for i in range(n)))  # TIP's token is the switch's alone.
+  with pytest.raises(ValueError, match=r"switch_rate must be in \[0, 1\], got -0.1"):
+    SyntheticSource("arith", "train", switch_rate=-0.1)
+
+
 def test_tfds_builder_writes_the_generator_examples(tmp_path):
   tfds = pytest.importorskip("tensorflow_datasets")
   builder = synthetic.tfds_builder("countdown", tmp_path, difficulty="easy", seed=2,

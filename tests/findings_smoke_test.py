@@ -16,8 +16,8 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 FINDINGS = REPO / "experiments" / "findings"
 SWEEPS = REPO / "experiments" / "sweeps"
 # The findings files this module runs (a new file must get a test here).
-TESTED = {"distillation", "expert_iteration", "length_penalty", "sft_set_size",
-          "test_time_scaling"}
+TESTED = {"clean_teacher", "distillation", "expert_iteration", "length_penalty", "sft_set_size",
+          "test_time_scaling", "thought_switching"}
 
 
 def _sweep_main(sweep, workdir, *run_indices):
@@ -110,3 +110,37 @@ def test_sft_set_size_trains_on_the_curated_sets(tmp_path):
   config = json.loads((run / "config.json").read_text())
   assert config["sft"]["train_file"] == str(sets / "curated-16.seed-0.jsonl")
   assert 0.0 <= results.read(run)["final"]["eval/pass@1"] <= 1.0
+
+
+def test_clean_teacher_grid_runs_without_the_sloppy_teacher(tmp_path):
+  spec = f"{FINDINGS / 'clean_teacher.py'}:smoke:grid"
+  runs = sweep_spec.expand(sweep_spec.load(spec)[0])
+  assert len(runs) == 8 and {r.seed for r in runs} == {0}
+  run = next(r for r in runs if r.point == "lr-3e-5_temp-0.7_kl-0.04")
+  _sweep_main(spec, tmp_path, runs.index(run))
+  config = json.loads((tmp_path / run.name / "config.json").read_text())
+  assert config["data"]["knobs"]["truncate_rate"] == 0.0
+  assert (config["optim"]["lr"], config["sampler"]["temperature"],
+          config["rl"]["kl_coef"]) == (3e-5, 0.7, 0.04)
+  rows = _rows(tmp_path / run.name)
+  assert any(r.get("train/kl_loss", 0.0) > 0.0 for r in rows), \
+      "KL to the warm start never entered the loss"
+  assert 0.0 <= results.read(tmp_path / run.name)["final"]["eval/pass@1"] <= 1.0
+  (main,) = [r for r in sweep_spec.expand(
+      sweep_spec.load(f"{FINDINGS / 'clean_teacher.py'}:smoke")[0]) if r.seed == 0]
+  assert main.overrides["data.knobs.truncate_rate"] == 0.0
+
+
+def test_thought_switching_counts_switches_with_tip_off_and_on(tmp_path):
+  spec = FINDINGS / "thought_switching.py"
+  start, tip = tmp_path / "start", tmp_path / "tip"
+  _sweep_main(f"{spec}:smoke", start, 0)
+  config = json.loads((start / "start-switching.seed-0" / "config.json").read_text())
+  assert config["data"]["knobs"]["switch_rate"] == 0.7 and config["total_steps"] == 0
+  assert (start / "start-switching.seed-0" / "model").is_dir()
+  _sweep_main(f"{spec}:smoke:{start}", tip, 1)  # alpha-3, seed 0.
+  final = results.read(tip / "alpha-3.seed-0")["final"]
+  for key in ("greedy/switches", "tip/switches", "sampled/switches", "tip/sampled/switches"):
+    assert final[f"eval/arith/test/{key}"] >= 0.0, key
+  for key in ("greedy/pass@1", "tip/pass@1", "sampled/pass@1", "tip/sampled/pass@1"):
+    assert 0.0 <= final[f"eval/arith/test/{key}"] <= 1.0, key

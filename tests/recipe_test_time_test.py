@@ -30,6 +30,19 @@ def test_thinking_tokens_count_up_to_the_first_end_of_thinking():
   np.testing.assert_array_equal(test_time.thinking_tokens(tokens, lengths, e), [2, 5, 1, 3])
 
 
+def test_switch_counts_count_words_wholly_inside_thinking():
+  e, a, b = THINK_END, 40, 41
+  tokens = np.array([[a, b, 5, a, b, e, a, b],   # Two switches, one more after </think>.
+                     [5, a, a, b, 6, 7, 8, 9],   # No delimiter: all of it is thinking.
+                     [a, b, a, 0, 0, 0, 0, 0],   # A word cut by the length is not counted.
+                     [5, a, e, b, 0, 0, 0, 0]])  # Nor one the delimiter splits.
+  lengths = np.array([8, 8, 3, 4])
+  np.testing.assert_array_equal(
+      test_time.switch_counts(tokens, lengths, e, [(a, b)]), [2, 1, 1, 0])
+  np.testing.assert_array_equal(  # One-token words, and several words summed.
+      test_time.switch_counts(tokens, lengths, e, [(a,), (6, 7)]), [2, 3, 2, 1])
+
+
 def _gens_from_texts(texts):
   enc = [TOK.encode(t) for t in texts]
   T = max(len(e) for e in enc)
@@ -78,6 +91,8 @@ def test_settings_are_validated():
     _settings(budget_mode="stretch")
   with pytest.raises(ValueError, match="ks"):
     _settings(ks=(0,))
+  with pytest.raises(ValueError, match="tip_sampled"):
+    _settings(ks=(), tip_ids=(3,), think_end_id=1, tip_sampled=True)
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +102,8 @@ def result():
   s = _settings(ks=(1, 2, 4, 8), temperature=1.0, budgets=(1, 4, 7, 12),
                          think_end_id=THINK_END,
                          answer_prefix_ids=(TOK.token_to_id("<answer>"),),
-                         tip_ids=(TOK.encode("\n")[0],), tip_alpha=3.0, tip_beta=7)
+                         tip_ids=(TOK.encode("\n")[0],), tip_alpha=3.0, tip_beta=7,
+                         tip_sampled=True)
   res = test_time.evaluate_task("arith/train", params, recipe_toy.MODEL, TOK, examples, BASE,
                                 s, "math_accuracy", batch_size=16, prompt_len=8, seed=5,
                                 log=lambda m: None)
@@ -148,6 +164,40 @@ def test_pass_at_k_is_the_exact_formula_and_maj_beats_pass1(result):
     assert m[f"sampled/maj@{k}"] >= m["sampled/pass@1"]
   assert 0 < m["efficiency/outcome_efficiency"] <= 1
   assert "tip/pass@1" in m and res["tip"]["off"]["accuracy"] == m["greedy/pass@1"]
+
+
+def _hand_switches(g, newline):
+  """Newlines before the first '</think>', counted token by token."""
+  counts = []
+  for row, n in zip(g.tokens_NxT, g.lengths_N):
+    ids = list(row[:n])
+    think = ids[:ids.index(THINK_END)] if THINK_END in ids else ids
+    counts.append(think.count(newline))
+  return float(np.mean(counts))
+
+
+def test_tip_counts_switches_greedy_and_on_the_sampled_runs_draws(result):
+  """TIP's rows: 'off' is the greedy run; 'on', 'sampled off' and 'sampled on' are the same
+  decodes regenerated here (salt 1 = the sampled run's draws), their switches counted by hand."""
+  params, examples, res = result
+  nl = TOK.encode("\n")[0]
+  tip = dict(tip_token_ids=(nl,), tip_alpha=3.0, tip_beta=7)
+  def gen(salt, **kw):
+    return generation.generate(Sampler(recipe_toy.MODEL, dataclasses.replace(BASE, **kw)),
+                               params, TOK, examples, 16, 8, 5, salt)
+  m, rows = res["metrics"], res["tip"]
+  assert set(rows) == {"off", "on", "sampled off", "sampled on"}
+  cases = {"off": gen(0, temperature=0.0), "on": gen(0, temperature=0.0, **tip),
+           "sampled off": gen(1, temperature=1.0, n=8),
+           "sampled on": gen(1, temperature=1.0, n=8, **tip)}
+  for name, g in cases.items():
+    assert rows[name]["switches"] == pytest.approx(_hand_switches(g, nl), abs=1e-12), name
+    assert rows[name]["tokens"] == pytest.approx(float(g.lengths_N.mean()), abs=1e-12), name
+  assert rows["sampled off"]["accuracy"] == m["sampled/pass@1"]
+  assert m["tip/sampled/switches"] == rows["sampled on"]["switches"]
+  assert m["greedy/switches"] == rows["off"]["switches"] > 0  # The toy's '\n' is a switch.
+  # The penalty bites: fewer newlines inside the 7-token window under sampling.
+  assert rows["sampled on"]["switches"] < rows["sampled off"]["switches"]
 
 
 def test_force_mode_extends_thinking_with_waits_within_the_budget():

@@ -20,9 +20,10 @@ def get_config(arg=None):
   # the intermediate result (truncate_rate); RL with the accuracy reward has to learn to
   # finish the chain, so response length grows as accuracy rises, as in R1.
   # recheck_rate: the share of traces that write their last step twice (redundant tokens; the
-  # length-penalty finding sets it, --config.data.knobs.recheck_rate=0.5).
+  # length-penalty finding sets it, --config.data.knobs.recheck_rate=0.5). switch_rate: the
+  # share that abandon the chain for an "Alternatively" restart (the TIP finding's teacher).
   c.data.knobs = dict(difficulty="easy", min_ops=3, max_ops=3, digits=1, operators="+-",
-                      truncate_rate=0.5, recheck_rate=0.0)
+                      truncate_rate=0.5, recheck_rate=0.0, switch_rate=0.0)
   c.data.max_prompt_len = 16
 
   c.rl.algorithm = arg or "grpo"

@@ -48,7 +48,12 @@ def split_of(key: str) -> str:
 
 # Knobs added after ids were first written: left out of the fingerprint while at their
 # default, so every earlier task keeps its example ids.
-_LATER_KNOBS = {"recheck_rate": 0.0}
+_LATER_KNOBS = {"recheck_rate": 0.0, "switch_rate": 0.0}
+
+# The thought-switch line of a switching teacher (ArithConfig.switch_rate): the word the
+# underthinking paper counts ("Alternatively, ..."); its first character appears nowhere else
+# in the toy's traces, so TIP on that token penalises switches and nothing else.
+SWITCH_WORD = "Alternatively"
 
 
 def _fingerprint(value: Any) -> str:
@@ -89,6 +94,11 @@ class ArithConfig:
   # the overthinking habit a length penalty should remove without costing accuracy. Drawn
   # from its own stream, so it changes neither the problem nor the truncate_rate draw.
   recheck_rate: float = 0.0
+  # Probability that the reference completion abandons its chain after a random number of
+  # steps (1 .. all but the last), writes the SWITCH_WORD line and starts again from the
+  # first step: a correct line of thought dropped for another (the underthinking paper's
+  # thought switch), which costs tokens and nothing else. Its own stream, like recheck_rate.
+  switch_rate: float = 0.0
 
   def validate(self):
     if not 1 <= self.min_ops <= self.max_ops:
@@ -97,7 +107,7 @@ class ArithConfig:
     if self.digits < 1 or self.mul_digits < 1:
       raise ValueError(f"arith: digits and mul_digits must be >= 1, got {self.digits}, "
                        f"{self.mul_digits}")
-    for knob in ("truncate_rate", "recheck_rate"):
+    for knob in ("truncate_rate", "recheck_rate", "switch_rate"):
       if not 0.0 <= getattr(self, knob) <= 1.0:
         raise ValueError(f"arith: {knob} must be in [0, 1], got {getattr(self, knob)}")
     _check_operators("arith", self.operators)
@@ -238,6 +248,10 @@ def arith_example(cfg: ArithConfig, seed: int, split: str, index: int) -> dict:
         written, answer = steps[:-1], steps[-2].split("=")[-1]
       if random.Random(f"arith-recheck/{seed}/{split}/{index}").random() < cfg.recheck_rate:
         written = written + written[-1:]
+      switch = random.Random(f"arith-switch/{seed}/{split}/{index}")
+      if len(written) > 1 and switch.random() < cfg.switch_rate:
+        kept = switch.randint(1, len(written) - 1)
+        written = written[:kept] + [SWITCH_WORD] + written
       if written is not steps:
         ex["completion"] = (f"<think>{''.join(f'{x}{chr(10)}' for x in written)}</think>"
                             f"<answer>{answer}</answer>")

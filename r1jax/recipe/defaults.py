@@ -71,4 +71,7 @@ def recipe_config():
   #                                token; several tokens each is fine); () is off.
   c.test_time.tip_alpha = 3.0  # TIP penalty on their logits.
   c.test_time.tip_beta = 600  # TIP window in tokens from the start of each thought.
+  # Also compare TIP off and on over max(ks) samples per problem (the sampled run's draws),
+  # where a switch habit shows even when greedy decoding never switches; needs ks.
+  c.test_time.tip_sampled = False
   return c

@@ -10,7 +10,8 @@ For a task (a list of examples with gold answers) `evaluate_task` measures:
     budget ('cap'), or also extended to it by appending "Wait" ('force'); accuracy, thinking
     tokens used and whether every completion stayed within its budget, plus s1's Control,
     Scaling and Performance;
-  * TIP (thought-switching penalty) on vs off, greedy;
+  * TIP (thought-switching penalty) on vs off, greedy (and sampled with tip_sampled): accuracy,
+    tokens and thought switches per completion;
   * overthinking efficiency on the samples: tokens up to the first correct answer, outcome
     efficiency xi_O and the share of tokens after the first correct answer.
 `write_report` turns the results of several tasks into eval_summary.md / .json and PNG plots
@@ -59,6 +60,7 @@ class Settings:
   answer_prefix_ids: tuple[int, ...] = ()  # Appended after a forced end of thinking.
   tip_ids: tuple[int, ...] = ()  # Thought-switch tokens; () (and no tip_seqs) skips TIP.
   tip_seqs: tuple[tuple[int, ...], ...] = ()  # Thought-switch words of several tokens.
+  tip_sampled: bool = False  # TIP also on max(ks) samples per problem (the sampled run's seeds).
 
   def __post_init__(self):
     object.__setattr__(self, "ks", tuple(sorted(set(int(k) for k in self.ks))))
@@ -72,11 +74,18 @@ class Settings:
                        f"{self.budget_mode!r}")
     if (self.budgets or self.tip_ids or self.tip_seqs) and not self.think_end:
       raise ValueError("test_time.think_end: needed for budgets and TIP")
+    if self.tip_sampled and not (self.ks and self.tip_words):
+      raise ValueError("test_time.tip_sampled: needs ks (samples) and tip_strings")
     if self.budgets and self.budget_mode == "force" and (not self.wait_ids or
                                                          self.max_waits < 1):
       raise ValueError("test_time.wait / max_waits: 'force' needs a wait string and "
                        "max_waits >= 1")
 
+
+  @property
+  def tip_words(self) -> tuple[tuple[int, ...], ...]:
+    """Every thought-switch word as an id sequence (one-token words too)."""
+    return tuple((i,) for i in self.tip_ids) + self.tip_seqs
 
   @property
   def think_end(self) -> tuple[tuple[int, ...], ...]:
@@ -104,6 +113,25 @@ def thinking_tokens(tokens_NxT: np.ndarray, lengths_N: np.ndarray, think_end) ->
       match &= tokens_NxT[:, j:T - L + 1 + j] == i
     hit_NxT[:, :T - L + 1] |= match & valid_NxT[:, L - 1:]
   return np.where(hit_NxT.any(1), hit_NxT.argmax(1), lengths_N).astype(np.int64)
+
+
+def switch_counts(tokens_NxT: np.ndarray, lengths_N: np.ndarray, think_end,
+                  words: Sequence[Sequence[int]]) -> np.ndarray:
+  """Thought switches per completion: occurrences of the switch words (id sequences) that lie
+  wholly inside its thinking (`thinking_tokens`), the underthinking paper's count."""
+  think_N = thinking_tokens(tokens_NxT, lengths_N, think_end)
+  T = tokens_NxT.shape[1]
+  count_N = np.zeros(tokens_NxT.shape[0], np.int64)
+  for word in words:
+    L = len(word)
+    if L > T:
+      continue
+    match = np.ones((tokens_NxT.shape[0], T - L + 1), bool)
+    for j, i in enumerate(word):
+      match &= tokens_NxT[:, j:T - L + 1 + j] == int(i)
+    inside = np.arange(T - L + 1)[None] + L <= think_N[:, None]
+    count_N += (match & inside).sum(1)
+  return count_N
 
 
 def _grade(texts: Sequence[str], examples: Sequence[dict], reward: str) -> np.ndarray:
@@ -174,6 +202,9 @@ def _parallel(run: _Runner, tokenizer, examples, s: Settings, reward: str):
   rows = [{"k": k, "pass@k": eval_metrics.mean_pass_at_k(correct, k),
            "maj@k": eval_metrics.maj_at_k(answers, correct, k)} for k in s.ks]
   m = {"sampled/pass@1": float(np.mean(correct)), "sampled/tokens": float(smp.lengths_N.mean())}
+  if s.tip_words:
+    m["sampled/switches"] = float(
+        switch_counts(smp.tokens_NxT, smp.lengths_N, s.think_end, s.tip_words).mean())
   for row in rows:
     m[f"sampled/pass@{row['k']}"], m[f"sampled/maj@{row['k']}"] = row["pass@k"], row["maj@k"]
   m.update({f"efficiency/{k}": v
@@ -233,14 +264,38 @@ def evaluate_task(name: str, params, model_config, tokenizer, examples: Sequence
     out["budget_sweep"], more = _sequential(run, examples, s, accuracy_reward,
                                             lambda msg: log(f"{name}: {msg}"))
     m.update(more)
-  if s.tip_ids or s.tip_seqs:
-    gt = run(0, temperature=0.0, n=1, tip_token_ids=s.tip_ids, tip_sequences=s.tip_seqs,
-             tip_alpha=s.tip_alpha, tip_beta=s.tip_beta)
-    out["tip"] = {"off": {"accuracy": m["greedy/pass@1"], "tokens": m["greedy/tokens"]},
-                  "on": {"accuracy": float(_grade(gt.texts, examples, accuracy_reward).mean()),
-                         "tokens": float(gt.lengths_N.mean())}}
-    m["tip/pass@1"], m["tip/tokens"] = out["tip"]["on"]["accuracy"], out["tip"]["on"]["tokens"]
+  if s.tip_words:
+    out["tip"] = _tip(run, g, examples, s, accuracy_reward, m)
   return out
+
+
+def _tip(run: _Runner, greedy: generation.Generations, examples, s: Settings, reward: str,
+         m: dict) -> dict:
+  """TIP off against on: accuracy, tokens and thought switches per completion; greedy, and
+  with `tip_sampled` on the sampled run's draws too. Adds tip/* (and greedy/switches) to m."""
+  tip = dict(tip_token_ids=s.tip_ids, tip_sequences=s.tip_seqs, tip_alpha=s.tip_alpha,
+             tip_beta=s.tip_beta)
+  switches = lambda g: float(
+      switch_counts(g.tokens_NxT, g.lengths_N, s.think_end, s.tip_words).mean())
+  gt = run(0, temperature=0.0, n=1, **tip)
+  m["greedy/switches"] = switches(greedy)
+  rows = {"off": {"accuracy": m["greedy/pass@1"], "tokens": m["greedy/tokens"],
+                  "switches": m["greedy/switches"]},
+          "on": {"accuracy": float(_grade(gt.texts, examples, reward).mean()),
+                 "tokens": float(gt.lengths_N.mean()), "switches": switches(gt)}}
+  m["tip/pass@1"], m["tip/tokens"] = rows["on"]["accuracy"], rows["on"]["tokens"]
+  m["tip/switches"] = rows["on"]["switches"]
+  if s.tip_sampled:  # Salt 1: the draws of _parallel's run, so the comparison is paired.
+    st = run(1, temperature=s.temperature, n=s.ks[-1], **tip)
+    examples_N = [e for e in examples for _ in range(s.ks[-1])]
+    rows["sampled off"] = {"accuracy": m["sampled/pass@1"], "tokens": m["sampled/tokens"],
+                           "switches": m["sampled/switches"]}
+    rows["sampled on"] = {"accuracy": float(_grade(st.texts, examples_N, reward).mean()),
+                          "tokens": float(st.lengths_N.mean()), "switches": switches(st)}
+    m.update({f"tip/sampled/{k}": v for k, v in (
+        ("pass@1", rows["sampled on"]["accuracy"]), ("tokens", rows["sampled on"]["tokens"]),
+        ("switches", rows["sampled on"]["switches"]))})
+  return rows
 
 
 def _fmt(v) -> str:
@@ -272,8 +327,9 @@ def markdown(results: Sequence[dict]) -> str:
                        for r in res["budget_sweep"]]) + [""]
     if res["tip"]:
       lines += ["TIP (greedy):", ""]
-      lines += _table(["TIP", "accuracy", "tokens"],
-                      [(k, v["accuracy"], v["tokens"]) for k, v in res["tip"].items()]) + [""]
+      lines += _table(["TIP", "accuracy", "tokens", "switches"],
+                      [(k, v["accuracy"], v["tokens"], v.get("switches", math.nan))
+                       for k, v in res["tip"].items()]) + [""]
   return "\n".join(lines)
 
 
@@ -334,7 +390,7 @@ def settings_from(config, tokenizer) -> Settings:
         wait_ids=ids(t.wait), max_waits=t.max_waits, answer_prefix_ids=ids(t.answer_prefix),
         tip_ids=tuple(w[0] for w in words if len(w) == 1),
         tip_seqs=tuple(w for w in words if len(w) > 1),
-        tip_alpha=t.tip_alpha, tip_beta=t.tip_beta)
+        tip_alpha=t.tip_alpha, tip_beta=t.tip_beta, tip_sampled=bool(t.tip_sampled))
   except ValueError as e:
     raise setup_lib.ConfigError(f"config.{e}") from e
 
