@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from r1jax.sweep import runner, spec
+from r1jax.sweep import runner, spec, toy
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 SWEEPS = sorted((REPO / "experiments" / "sweeps").glob("*.py"))
@@ -107,3 +107,12 @@ def test_test_time_finding_evaluates_each_seeds_model(tmp_path):
   assert [r.name for r in runs][:2] == ["budget-cap.seed-0", "budget-force.seed-0"]
   assert {r.overrides["model.init_checkpoint"] for r in runs if r.seed == 2} == {
       f"{tmp_path}/reward-outcome.seed-2"}
+
+
+def test_split_smoke_reads_a_findings_files_argument():
+  assert toy.split_smoke(None) == toy.split_smoke("") == (False, "")
+  assert toy.split_smoke("smoke") == (True, "")
+  assert toy.split_smoke("smoke:grid") == (True, "grid")
+  assert toy.split_smoke("smoke:teacher:/a/b") == (True, "teacher:/a/b")
+  assert toy.split_smoke("/runs/smoke:1") == (False, "/runs/smoke:1")
+  assert toy.split_smoke("smokey") == (False, "smokey")

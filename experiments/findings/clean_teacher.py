@@ -27,9 +27,7 @@ METRICS = (("eval/pass@1", "start"), ("eval/pass@1", "final"), ("eval/pass@1", "
 
 
 def get_sweep(arg=None):
-  arg = arg or ""
-  smoke = arg == "smoke" or arg.startswith("smoke:")
-  variant = arg[len("smoke:"):] if arg.startswith("smoke:") else ("" if smoke else arg)
+  smoke, variant = toy.split_smoke(arg)
   if variant not in ("", "grid"):
     raise ValueError(f"clean_teacher: unknown variant {arg!r}; use '', 'grid', 'smoke' or "
                      "'smoke:grid'")

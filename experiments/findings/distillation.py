@@ -51,8 +51,8 @@ USAGE = "'[smoke:]teacher:<sweep dir>', '[smoke:]student:<teacher dir>' or '[smo
 
 def get_sweep(arg=None):
   arg = arg or ""
-  smoke = arg.startswith("smoke:")
-  stage, _, src = (arg[len("smoke:"):] if smoke else arg).partition(":")
+  smoke, rest = toy.split_smoke(arg)
+  stage, _, src = rest.partition(":")
   rl_overrides, seeds = toy.variant("smoke" if smoke else None)
   if stage == "rl" and not src:
     return Sweep(main="grpo", config=toy.ARITH_TINY, seeds=seeds,

@@ -51,9 +51,7 @@ SMOKE_EI = {
 
 
 def get_sweep(arg=None):
-  arg = arg or ""
-  smoke = arg == "smoke" or arg.startswith("smoke:")
-  start_dir = arg[len("smoke:"):] if smoke else arg  # '' for the starting runs.
+  smoke, start_dir = toy.split_smoke(arg)  # start_dir '' for the starting runs.
   overrides, seeds = toy.variant("smoke" if smoke else None)
   if not start_dir:  # The starting models: the warm start of arith_tiny.py, no RL step.
     overrides["total_steps"] = 0

@@ -29,9 +29,8 @@ SMOKE = {"sft.steps": 2, "sft.batch_size": 8, "sft.warmup_steps": 1, "sft.checkp
 
 
 def get_sweep(arg=None):
-  arg = arg or ""
-  smoke = arg.startswith("smoke:")
-  sets = pathlib.Path(arg[len("smoke:"):] if smoke else arg)
+  smoke, rest = toy.split_smoke(arg)
+  sets = pathlib.Path(rest)
   if not str(sets) or not (sets / "sets.json").is_file():
     raise ValueError(f"give the folder of `python -m r1jax.recipe.curate --out=<dir>` "
                      f"(no sets.json in {str(sets)!r}): --sweep=...sft_set_size.py:[smoke:]<dir>")

@@ -15,6 +15,7 @@ GRPO models of a sparse_vs_dense sweep: its reward-outcome point is the demo's r
 Each run is eval_main with experiments/configs/eval_arith_tiny.py on the model of the same
 seed: 200 held-out problems, k up to 64 samples at temperature 0.7, greedy budget sweeps.
 """
+from r1jax.sweep import toy
 from r1jax.sweep.spec import Sweep, axis
 
 KS = (1, 2, 4, 8, 16, 32, 64)
@@ -26,9 +27,7 @@ SMOKE = {"test_time.ks": (1, 2), "test_time.num_problems": 8, "test_time.batch_s
 
 
 def get_sweep(arg=None):
-  arg = arg or ""
-  smoke = arg.startswith("smoke:")
-  models = arg[len("smoke:"):] if smoke else arg
+  smoke, models = toy.split_smoke(arg)
   if not models:
     raise ValueError("give the sparse_vs_dense sweep's workdir: "
                      "--sweep=experiments/findings/test_time_scaling.py:[smoke:]<dir>")

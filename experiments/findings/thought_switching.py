@@ -44,9 +44,7 @@ METRICS = tuple((TASK + m, "final") for m in (
 
 
 def get_sweep(arg=None):
-  arg = arg or ""
-  smoke = arg == "smoke" or arg.startswith("smoke:")
-  start_dir = arg[len("smoke:"):] if arg.startswith("smoke:") else ("" if smoke else arg)
+  smoke, start_dir = toy.split_smoke(arg)
   overrides, seeds = toy.variant("smoke" if smoke else None)
   if not start_dir:  # The starting models: a switching teacher's warm start, no RL step.
     overrides.update(SWITCHING, total_steps=0)

@@ -42,3 +42,13 @@ def variant(arg):
   if arg == "smoke":
     return dict(SMOKE), SMOKE_SEEDS
   raise ValueError(f"unknown sweep variant {arg!r}; known: '' (full), 'smoke'")
+
+
+def split_smoke(arg) -> tuple[bool, str]:
+  """A findings file's argument: 'smoke', 'smoke:<rest>' or '<rest>' -> (smoke, rest)."""
+  arg = arg or ""
+  if arg == "smoke":
+    return True, ""
+  if arg.startswith("smoke:"):
+    return True, arg[len("smoke:"):]
+  return False, arg
