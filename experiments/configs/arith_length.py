@@ -8,16 +8,13 @@ half of the warm-start traces write their last step twice before </think>.
 
 Everything else is arith_tiny.py (the demo): 200 SFT warm-start steps, 60 GRPO steps.
 """
-import importlib.util
 import pathlib
+
+from r1jax.experiment_files import load_config
 
 
 def get_config(arg=None):
-  spec = importlib.util.spec_from_file_location(
-      "arith_tiny", pathlib.Path(__file__).with_name("arith_tiny.py"))
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  c = module.get_config(arg)
+  c = load_config(pathlib.Path(__file__).with_name("arith_tiny.py"), arg or "")
   c.data.knobs.recheck_rate = 0.5  # The redundant line: nothing a correct answer needs.
   # The cosine length reward (Yeo et al. 2025) at its default values, length in tokens up to
   # the sampler's budget; its weight (rewards.cosine_length) is 0, i.e. off, unless set. All

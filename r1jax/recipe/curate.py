@@ -20,7 +20,6 @@ steps with a two-digit operand or result, then the largest value in the chain.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import pathlib
 import random
@@ -28,6 +27,7 @@ import re
 import sys
 from typing import Callable, Mapping, Sequence
 
+from r1jax import experiment_files
 from r1jax.data import sources
 from r1jax.rewards import registry
 
@@ -82,10 +82,7 @@ def select(pool: Sequence[Mapping], n: int, how: str, rng: random.Random,
 
 
 def _task(config_file: str):
-  spec = importlib.util.spec_from_file_location("task_config", config_file)
-  module = importlib.util.module_from_spec(spec)
-  spec.loader.exec_module(module)
-  c = module.get_config()
+  c = experiment_files.load_config(config_file)
   if c.data.source not in ("arith", "countdown"):
     raise ValueError(f"{config_file}: data.source must be a synthetic task (arith or "
                      f"countdown), got {c.data.source!r}")

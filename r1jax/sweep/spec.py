@@ -21,11 +21,12 @@ runs, and fails naming the field.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import itertools
 import pathlib
 import re
 from typing import Any, Mapping, Sequence
+
+from r1jax import experiment_files
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 # Entry points by name; each writes <workdir>/results.json (r1jax/results.py).
@@ -121,17 +122,12 @@ def main_path(main: str) -> pathlib.Path:
 
 def load(spec: str) -> tuple[Sweep, str]:
   """`path/to/sweep.py[:variant]` -> (Sweep, sweep name); fails naming the file."""
-  path, _, arg = spec.partition(":")
-  file = pathlib.Path(path)
-  if not file.is_file() and (REPO / path).is_file():
-    file = REPO / path
-  if not file.is_file():
-    raise SweepError(f"--sweep: file {path!r} not found")
-  module_spec = importlib.util.spec_from_file_location(f"r1jax_sweep_{file.stem}", file)
-  module = importlib.util.module_from_spec(module_spec)
-  module_spec.loader.exec_module(module)
-  if not hasattr(module, "get_sweep"):
-    raise SweepError(f"{file}: defines no get_sweep(arg=None)")
+  path, arg = experiment_files.split(spec)
+  try:
+    file = experiment_files.resolve(path, "--sweep")
+    module = experiment_files.load_module(file, "--sweep", "get_sweep")
+  except (FileNotFoundError, ValueError) as e:
+    raise SweepError(str(e)) from e
   try:
     sweep = module.get_sweep(arg or None)
   except (ValueError, TypeError, KeyError) as e:  # A bad variant or a bad Sweep field.
@@ -144,14 +140,10 @@ def load(spec: str) -> tuple[Sweep, str]:
 
 def base_config(sweep: Sweep):
   """The sweep's base config (get_config of its config file)."""
-  path, _, arg = sweep.config.partition(":")
-  file = REPO / path if not pathlib.Path(path).is_absolute() else pathlib.Path(path)
-  if not file.is_file():
-    raise SweepError(f"sweep.config: file {path!r} not found")
-  module_spec = importlib.util.spec_from_file_location(f"r1jax_config_{file.stem}", file)
-  module = importlib.util.module_from_spec(module_spec)
-  module_spec.loader.exec_module(module)
-  return module.get_config(arg or None) if arg else module.get_config()
+  try:
+    return experiment_files.load_config(sweep.config, flag="sweep.config")
+  except FileNotFoundError as e:
+    raise SweepError(str(e)) from e
 
 
 def apply_overrides(config, overrides: Mapping[str, Any], where: str):
