@@ -116,3 +116,10 @@ def test_split_smoke_reads_a_findings_files_argument():
   assert toy.split_smoke("smoke:teacher:/a/b") == (True, "teacher:/a/b")
   assert toy.split_smoke("/runs/smoke:1") == (False, "/runs/smoke:1")
   assert toy.split_smoke("smokey") == (False, "smokey")
+
+
+def test_sweep_names_keep_the_last_part_of_a_path_variant():
+  assert spec.short_arg("smoke") == "smoke"
+  assert spec.short_arg("smoke:/tmp/runs/svd") == "smoke:svd"
+  assert spec.short_arg("student:/a/b/d_rs/") == "student:d_rs"
+  assert spec.short_arg("teacher:runs/svd") == "teacher:svd"

@@ -135,7 +135,13 @@ def load(spec: str) -> tuple[Sweep, str]:
   if not isinstance(sweep, Sweep):
     raise SweepError(f"{file}: get_sweep must return r1jax.sweep.spec.Sweep, got "
                      f"{type(sweep).__name__}")
-  return sweep, file.stem + (f"-{arg}" if arg else "")
+  return sweep, file.stem + (f"-{short_arg(arg)}" if arg else "")
+
+
+def short_arg(arg: str) -> str:
+  """A variant for a sweep's name: each ':'-separated path cut to its last part, so a sweep
+  over another sweep's folder is named after that folder, not the machine's layout."""
+  return ":".join(pathlib.PurePath(p).name if "/" in p else p for p in arg.split(":"))
 
 
 def base_config(sweep: Sweep):
