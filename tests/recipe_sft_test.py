@@ -43,6 +43,24 @@ def test_interrupted_sft_resumes_exactly_and_leaves_its_input_alone(tmp_path):
                                                        jax.tree.leaves(straight)))
 
 
+def test_sft_in_checkpoint_chunks_compiles_its_step_once(tmp_path, monkeypatch):
+  """8 steps in chunks of 4 (checkpoint_every): one jitted step, traced once, for both."""
+  made = []
+  make = sft.sft_trainer.make_sft_step
+
+  def counting_make(*args, **kwargs):
+    made.append(make(*args, **kwargs))
+    return made[-1]
+
+  monkeypatch.setattr(sft.sft_trainer, "make_sft_step", counting_make)
+  traces = []
+  step = sft.sft_trainer.sft_step
+  monkeypatch.setattr(sft.sft_trainer, "sft_step",
+                      lambda *a, **k: (traces.append(1), step(*a, **k))[1])
+  _finetune(init_params(recipe_toy.MODEL, jax.random.key(1)), tmp_path / "run")
+  assert len(made) == 1 and len(traces) == 1, (len(made), len(traces))
+
+
 def test_corrupt_latest_sft_checkpoint_falls_back_and_finishes_the_same(tmp_path):
   cfg = dataclasses.replace(CFG, checkpoint_every=2)
   params = init_params(recipe_toy.MODEL, jax.random.key(3))

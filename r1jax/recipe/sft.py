@@ -100,6 +100,9 @@ def finetune(params, model_config, source, tokenizer, cfg: SFTConfig, *, mesh=No
       log(f"sft: resumed at step {start} from {ckpt.directory}")
 
   chunk = cfg.checkpoint_every if ckpt is not None else cfg.steps
+  # One jitted step for every chunk: a new jit per chunk compiled it again at each checkpoint.
+  step_fn = sft_trainer.make_sft_step(model_config, optimizer, mesh, shardings,
+                                      single_segment=not cfg.pack)
   step = start
   while step < cfg.steps:
     n = min(chunk, cfg.steps - step)
@@ -108,7 +111,7 @@ def finetune(params, model_config, source, tokenizer, cfg: SFTConfig, *, mesh=No
                                          f"{m['sft/token_acc']:.3f}")
     state = sft_trainer.train_sft(state, pipe, n, model_config, optimizer, mesh=mesh,
                                   state_shardings=shardings, log_every=cfg.log_every,
-                                  log_fn=log_fn)
+                                  log_fn=log_fn, step_fn=step_fn)
     step += n
     if ckpt is not None and step < cfg.steps:
       ckpt.save(step, state, {"sft_step": step, "data": pipe.state()})

@@ -82,10 +82,15 @@ def make_sft_step(model_config, optimizer, mesh=None, state_shardings=None,
 
 def train_sft(state: TrainState, pipeline, num_steps: int, model_config, optimizer, *,
               mesh=None, state_shardings=None, log_every: int = 50,
-              log_fn: Callable[[int, dict], Any] | None = None) -> TrainState:
-  """Runs `num_steps` SFT steps from `pipeline` (an SFTPipeline) and returns the new state."""
-  step_fn = make_sft_step(model_config, optimizer, mesh, state_shardings,
-                          single_segment=not getattr(pipeline, "pack", True))
+              log_fn: Callable[[int, dict], Any] | None = None, step_fn=None) -> TrainState:
+  """Runs `num_steps` SFT steps from `pipeline` (an SFTPipeline) and returns the new state.
+
+  `step_fn`: a `make_sft_step` result to reuse; a caller that trains in chunks (between
+  checkpoints) passes one, since a fresh jit per call compiles the step again.
+  """
+  if step_fn is None:
+    step_fn = make_sft_step(model_config, optimizer, mesh, state_shardings,
+                            single_segment=not getattr(pipeline, "pack", True))
   t0 = time.time()
   for i in range(num_steps):
     batch = batch_to_device(pipeline.next(), mesh)
