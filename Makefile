@@ -23,7 +23,7 @@ $(VENV)/.installed: setup.py constraints.txt
 install: $(VENV)/.installed
 
 test: install
-	$(TEST_ENV) $(PY) -m pytest -q $(XDIST) -m "not slow" tests
+	$(TEST_ENV) $(PY) -m pytest -q --durations=15 $(XDIST) -m "not slow" tests
 
 test-learning: install
 	$(TEST_ENV) $(PY) -m pytest -q -m learning tests
