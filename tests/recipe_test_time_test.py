@@ -41,6 +41,15 @@ def test_switch_counts_count_words_wholly_inside_thinking():
       test_time.switch_counts(tokens, lengths, e, [(a, b)]), [2, 1, 1, 0])
   np.testing.assert_array_equal(  # One-token words, and several words summed.
       test_time.switch_counts(tokens, lengths, e, [(a,), (6, 7)]), [2, 3, 2, 1])
+  gens = generation.Generations(n=1, texts=[""] * 4, tokens_NxT=tokens, lengths_N=lengths,
+                                stop_reasons=["stop_token"] * 4,
+                                num_waits_N=np.zeros(4, np.int32))
+  s = _settings(think_end_id=e, tip_seqs=((a, b),))
+  assert test_time.switch_stats(gens, [True, False, False, True], s) == {
+      "switches": 1.0, "switches_correct": 1.0, "switches_wrong": 1.0}
+  stats = test_time.switch_stats(gens, [True, True, True, False], s)
+  assert stats["switches_correct"] == 4 / 3 and stats["switches_wrong"] == 0.0
+  assert math.isnan(test_time.switch_stats(gens, [True] * 4, s)["switches_wrong"])
 
 
 def _gens_from_texts(texts):
@@ -176,6 +185,12 @@ def _hand_switches(g, newline):
   return float(np.mean(counts))
 
 
+def _row(g, i):
+  return generation.Generations(n=1, texts=[g.texts[i]], tokens_NxT=g.tokens_NxT[i:i + 1],
+                                lengths_N=g.lengths_N[i:i + 1], stop_reasons=[""],
+                                num_waits_N=g.num_waits_N[i:i + 1])
+
+
 def test_tip_counts_switches_greedy_and_on_the_sampled_runs_draws(result):
   """TIP's rows: 'off' is the greedy run; 'on', 'sampled off' and 'sampled on' are the same
   decodes regenerated here (salt 1 = the sampled run's draws), their switches counted by hand."""
@@ -192,6 +207,12 @@ def test_tip_counts_switches_greedy_and_on_the_sampled_runs_draws(result):
            "sampled on": gen(1, temperature=1.0, n=8, **tip)}
   for name, g in cases.items():
     assert rows[name]["switches"] == pytest.approx(_hand_switches(g, nl), abs=1e-12), name
+    correct = [grade(t, e["answer"]) for t, e in zip(
+        g.texts, [e for e in examples for _ in range(g.n)])]
+    for want, key in ((True, "switches_correct"), (False, "switches_wrong")):
+      rows_ = [i for i, c in enumerate(correct) if c == want]
+      hand = np.mean([_hand_switches(_row(g, i), nl) for i in rows_]) if rows_ else math.nan
+      np.testing.assert_allclose(rows[name][key], hand, atol=1e-12, err_msg=f"{name} {key}")
     assert rows[name]["tokens"] == pytest.approx(float(g.lengths_N.mean()), abs=1e-12), name
   assert rows["sampled off"]["accuracy"] == m["sampled/pass@1"]
   assert m["tip/sampled/switches"] == rows["sampled on"]["switches"]

@@ -38,7 +38,9 @@ TIP = {"test_time.tip_strings": ("Alternatively",), "test_time.tip_beta": 64,
 SMOKE_TIP = {"test_time.ks": (1, 2), "test_time.num_problems": 8, "test_time.batch_size": 8}
 TASK = "eval/arith/test/"
 METRICS = tuple((TASK + m, "final") for m in (
-    "greedy/switches", "tip/switches", "sampled/switches", "tip/sampled/switches",
+    "tip/sampled/switches", "sampled/switches", "greedy/switches", "tip/switches",
+    "greedy/switches_correct", "greedy/switches_wrong", "sampled/switches_correct",
+    "sampled/switches_wrong",
     "greedy/pass@1", "tip/pass@1", "sampled/pass@1", "tip/sampled/pass@1",
     "greedy/tokens", "tip/tokens", "sampled/tokens", "tip/sampled/tokens"))
 

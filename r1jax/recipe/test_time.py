@@ -134,6 +134,17 @@ def switch_counts(tokens_NxT: np.ndarray, lengths_N: np.ndarray, think_end,
   return count_N
 
 
+def switch_stats(gens: generation.Generations, correct_N: np.ndarray, s: Settings
+                 ) -> dict[str, float]:
+  """Switches per completion: over all, and over the correct and the wrong ones apart (the
+  underthinking paper's observation: wrong answers switch more); NaN for an empty group."""
+  count_N = switch_counts(gens.tokens_NxT, gens.lengths_N, s.think_end, s.tip_words)
+  correct_N = np.asarray(correct_N, bool)
+  mean = lambda x: float(x.mean()) if x.size else math.nan
+  return {"switches": mean(count_N), "switches_correct": mean(count_N[correct_N]),
+          "switches_wrong": mean(count_N[~correct_N])}
+
+
 def _grade(texts: Sequence[str], examples: Sequence[dict], reward: str) -> np.ndarray:
   res = rewards_registry.grade_batch(list(texts), list(examples),
                                      [rewards_registry.RewardSpec(reward, 1.0, {})])
@@ -203,8 +214,8 @@ def _parallel(run: _Runner, tokenizer, examples, s: Settings, reward: str):
            "maj@k": eval_metrics.maj_at_k(answers, correct, k)} for k in s.ks]
   m = {"sampled/pass@1": float(np.mean(correct)), "sampled/tokens": float(smp.lengths_N.mean())}
   if s.tip_words:
-    m["sampled/switches"] = float(
-        switch_counts(smp.tokens_NxT, smp.lengths_N, s.think_end, s.tip_words).mean())
+    m.update({f"sampled/{k}": v for k, v in
+              switch_stats(smp, np.asarray(correct).reshape(-1), s).items()})
   for row in rows:
     m[f"sampled/pass@{row['k']}"], m[f"sampled/maj@{row['k']}"] = row["pass@k"], row["maj@k"]
   m.update({f"efficiency/{k}": v
@@ -271,30 +282,30 @@ def evaluate_task(name: str, params, model_config, tokenizer, examples: Sequence
 
 def _tip(run: _Runner, greedy: generation.Generations, examples, s: Settings, reward: str,
          m: dict) -> dict:
-  """TIP off against on: accuracy, tokens and thought switches per completion; greedy, and
-  with `tip_sampled` on the sampled run's draws too. Adds tip/* (and greedy/switches) to m."""
+  """TIP off against on: accuracy, tokens and thought switches per completion (`switch_stats`);
+  greedy, and with `tip_sampled` on the sampled run's draws too. Adds greedy/switches* and
+  tip/* to m."""
   tip = dict(tip_token_ids=s.tip_ids, tip_sequences=s.tip_seqs, tip_alpha=s.tip_alpha,
              tip_beta=s.tip_beta)
-  switches = lambda g: float(
-      switch_counts(g.tokens_NxT, g.lengths_N, s.think_end, s.tip_words).mean())
-  gt = run(0, temperature=0.0, n=1, **tip)
-  m["greedy/switches"] = switches(greedy)
-  rows = {"off": {"accuracy": m["greedy/pass@1"], "tokens": m["greedy/tokens"],
-                  "switches": m["greedy/switches"]},
-          "on": {"accuracy": float(_grade(gt.texts, examples, reward).mean()),
-                 "tokens": float(gt.lengths_N.mean()), "switches": switches(gt)}}
+
+  def row(g, examples_N):
+    correct_N = _grade(g.texts, examples_N, reward)
+    return {"accuracy": float(correct_N.mean()), "tokens": float(g.lengths_N.mean()),
+            **switch_stats(g, correct_N, s)}
+
+  rows = {"off": row(greedy, examples),
+          "on": row(run(0, temperature=0.0, n=1, **tip), examples)}
+  m.update({f"greedy/{k}": v for k, v in rows["off"].items() if k.startswith("switches")})
+  m.update({f"tip/{k}": v for k, v in rows["on"].items() if k.startswith("switches")})
   m["tip/pass@1"], m["tip/tokens"] = rows["on"]["accuracy"], rows["on"]["tokens"]
-  m["tip/switches"] = rows["on"]["switches"]
   if s.tip_sampled:  # Salt 1: the draws of _parallel's run, so the comparison is paired.
-    st = run(1, temperature=s.temperature, n=s.ks[-1], **tip)
     examples_N = [e for e in examples for _ in range(s.ks[-1])]
     rows["sampled off"] = {"accuracy": m["sampled/pass@1"], "tokens": m["sampled/tokens"],
-                           "switches": m["sampled/switches"]}
-    rows["sampled on"] = {"accuracy": float(_grade(st.texts, examples_N, reward).mean()),
-                          "tokens": float(st.lengths_N.mean()), "switches": switches(st)}
-    m.update({f"tip/sampled/{k}": v for k, v in (
-        ("pass@1", rows["sampled on"]["accuracy"]), ("tokens", rows["sampled on"]["tokens"]),
-        ("switches", rows["sampled on"]["switches"]))})
+                           **{k: m[f"sampled/{k}"] for k in rows["on"] if
+                              k.startswith("switches")}}
+    rows["sampled on"] = row(run(1, temperature=s.temperature, n=s.ks[-1], **tip), examples_N)
+    m.update({f"tip/sampled/{k}": v for k, v in rows["sampled on"].items() if k != "accuracy"})
+    m["tip/sampled/pass@1"] = rows["sampled on"]["accuracy"]
   return rows
 
 
@@ -327,8 +338,10 @@ def markdown(results: Sequence[dict]) -> str:
                        for r in res["budget_sweep"]]) + [""]
     if res["tip"]:
       lines += ["TIP (greedy):", ""]
-      lines += _table(["TIP", "accuracy", "tokens", "switches"],
-                      [(k, v["accuracy"], v["tokens"], v.get("switches", math.nan))
+      lines += _table(["TIP", "accuracy", "tokens", "switches", "switches (correct)",
+                       "switches (wrong)"],
+                      [(k, v["accuracy"], v["tokens"], v.get("switches", math.nan),
+                        v.get("switches_correct", math.nan), v.get("switches_wrong", math.nan))
                        for k, v in res["tip"].items()]) + [""]
   return "\n".join(lines)
 
