@@ -106,13 +106,18 @@ def thinking_tokens(tokens_NxT: np.ndarray, lengths_N: np.ndarray, think_end) ->
   hit_NxT = np.zeros(tokens_NxT.shape, bool)  # A spelling starts here and fits the length.
   for seq in seqs:
     L = len(seq)
-    if L > T:
-      continue
-    match = np.ones((tokens_NxT.shape[0], T - L + 1), bool)
-    for j, i in enumerate(seq):
-      match &= tokens_NxT[:, j:T - L + 1 + j] == i
-    hit_NxT[:, :T - L + 1] |= match & valid_NxT[:, L - 1:]
+    if L <= T:
+      hit_NxT[:, :T - L + 1] |= _starts(tokens_NxT, seq) & valid_NxT[:, L - 1:]
   return np.where(hit_NxT.any(1), hit_NxT.argmax(1), lengths_N).astype(np.int64)
+
+
+def _starts(tokens_NxT: np.ndarray, seq: Sequence[int]) -> np.ndarray:
+  """[N, T - len(seq) + 1]: where `seq` starts in each row (len(seq) <= T)."""
+  L, T = len(seq), tokens_NxT.shape[1]
+  match = np.ones((tokens_NxT.shape[0], T - L + 1), bool)
+  for j, i in enumerate(seq):
+    match &= tokens_NxT[:, j:T - L + 1 + j] == int(i)
+  return match
 
 
 def switch_counts(tokens_NxT: np.ndarray, lengths_N: np.ndarray, think_end,
@@ -124,13 +129,9 @@ def switch_counts(tokens_NxT: np.ndarray, lengths_N: np.ndarray, think_end,
   count_N = np.zeros(tokens_NxT.shape[0], np.int64)
   for word in words:
     L = len(word)
-    if L > T:
-      continue
-    match = np.ones((tokens_NxT.shape[0], T - L + 1), bool)
-    for j, i in enumerate(word):
-      match &= tokens_NxT[:, j:T - L + 1 + j] == int(i)
-    inside = np.arange(T - L + 1)[None] + L <= think_N[:, None]
-    count_N += (match & inside).sum(1)
+    if L <= T:
+      inside = np.arange(T - L + 1)[None] + L <= think_N[:, None]
+      count_N += (_starts(tokens_NxT, word) & inside).sum(1)
   return count_N
 
 
