@@ -126,9 +126,13 @@ def test_clean_teacher_grid_runs_without_the_sloppy_teacher(tmp_path):
   assert any(r.get("train/kl_loss", 0.0) > 0.0 for r in rows), \
       "KL to the warm start never entered the loss"
   assert 0.0 <= results.read(tmp_path / run.name)["final"]["eval/pass@1"] <= 1.0
-  (main,) = [r for r in sweep_spec.expand(
-      sweep_spec.load(f"{FINDINGS / 'clean_teacher.py'}:smoke")[0]) if r.seed == 0]
-  assert main.overrides["data.knobs.truncate_rate"] == 0.0
+  # The 2-point sweep: the demo's settings and the lr chosen on the grid, both clean.
+  main = {r.point: r for r in sweep_spec.expand(
+      sweep_spec.load(f"{FINDINGS / 'clean_teacher.py'}:smoke")[0]) if r.seed == 0}
+  assert set(main) == {"teacher-clean", "teacher-clean_lr3e-5"}
+  assert all(r.overrides["data.knobs.truncate_rate"] == 0.0 for r in main.values())
+  assert "optim.lr" not in main["teacher-clean"].overrides
+  assert main["teacher-clean_lr3e-5"].overrides["optim.lr"] == 3e-5
 
 
 def test_thought_switching_counts_switches_with_tip_off_and_on(tmp_path):
