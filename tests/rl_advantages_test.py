@@ -152,6 +152,15 @@ def test_hand_groups(rewards, grpo, rloo):
   np.testing.assert_allclose(got, rloo, rtol=1e-5)
 
 
+def test_rloo_with_pairs_uses_the_other_completion():
+  """G = 2, the smallest group RLOO allows: each completion's baseline is the other one's
+  reward (kills the mutants that refused G = 2)."""
+  inputs = AdvantageInputs(jnp.asarray([1.0, 0.0, 0.5, 0.5, 0.0, 2.0], jnp.float32),
+                           jnp.ones((6, 2)), 2)
+  got = adv_lib.compute_advantages("rloo", inputs).advantages_NxT[:, 0]
+  np.testing.assert_allclose(got, [1.0, -1.0, 0.0, 0.0, -2.0, 2.0], rtol=1e-6)
+
+
 def test_dr_grpo_is_grpo_without_std():
   inputs, _, _ = _inputs(1)
   a = adv_lib.compute_advantages("dr_grpo", inputs, AdvantageConfig(scale_by_std=True))
