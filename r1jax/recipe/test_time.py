@@ -261,8 +261,8 @@ def evaluate_task(name: str, params, model_config, tokenizer, examples: Sequence
   run = _Runner(params, model_config, tokenizer, examples, base, batch_size, prompt_len, seed,
                 mesh, rules)
   g = run(0, temperature=0.0, n=1)
-  m = {"num_problems": len(examples),
-       "greedy/pass@1": float(_grade(g.texts, examples, accuracy_reward).mean()),
+  greedy_correct_N = _grade(g.texts, examples, accuracy_reward)
+  m = {"num_problems": len(examples), "greedy/pass@1": float(greedy_correct_N.mean()),
        "greedy/tokens": float(g.lengths_N.mean())}
   if s.think_end:
     m["greedy/thinking_tokens"] = float(
@@ -277,24 +277,25 @@ def evaluate_task(name: str, params, model_config, tokenizer, examples: Sequence
                                             lambda msg: log(f"{name}: {msg}"))
     m.update(more)
   if s.tip_words:
-    out["tip"] = _tip(run, g, examples, s, accuracy_reward, m)
+    out["tip"] = _tip(run, g, greedy_correct_N, examples, s, accuracy_reward, m)
   return out
 
 
-def _tip(run: _Runner, greedy: generation.Generations, examples, s: Settings, reward: str,
-         m: dict) -> dict:
+def _tip(run: _Runner, greedy: generation.Generations, greedy_correct_N: np.ndarray, examples,
+         s: Settings, reward: str, m: dict) -> dict:
   """TIP off against on: accuracy, tokens and thought switches per completion (`switch_stats`);
   greedy, and with `tip_sampled` on the sampled run's draws too. Adds greedy/switches* and
   tip/* to m."""
   tip = dict(tip_token_ids=s.tip_ids, tip_sequences=s.tip_seqs, tip_alpha=s.tip_alpha,
              tip_beta=s.tip_beta)
 
-  def row(g, examples_N):
-    correct_N = _grade(g.texts, examples_N, reward)
+  def row(g, examples_N, correct_N=None):
+    if correct_N is None:
+      correct_N = _grade(g.texts, examples_N, reward)
     return {"accuracy": float(correct_N.mean()), "tokens": float(g.lengths_N.mean()),
             **switch_stats(g, correct_N, s)}
 
-  rows = {"off": row(greedy, examples),
+  rows = {"off": row(greedy, examples, greedy_correct_N),  # Graded once, by evaluate_task.
           "on": row(run(0, temperature=0.0, n=1, **tip), examples)}
   m.update({f"greedy/{k}": v for k, v in rows["off"].items() if k.startswith("switches")})
   m.update({f"tip/{k}": v for k, v in rows["on"].items() if k.startswith("switches")})
