@@ -12,7 +12,7 @@ TEST_WORKERS ?= 2
 XDIST := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: install test test-learning test-slow test-all mutants demo clean
+.PHONY: install test test-learning test-slow test-all mutants demo peers bench-peers clean
 
 $(VENV)/.installed: setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,18 @@ test-all: install
 mutants: install
 	$(TEST_ENV) $(PY) -m mutmut run --max-children 2
 	$(PY) -m mutmut results
+
+# Peer benchmarks (TRL, HF generate) in their own environment; never part of install or CI.
+PEERS_VENV ?= .venv-peers
+peers: $(PEERS_VENV)/.installed
+$(PEERS_VENV)/.installed: benchmarks/peers/requirements.txt
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install -q --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install -q -r benchmarks/peers/requirements.txt
+	touch $@
+
+bench-peers: install peers
+	$(PY) benchmarks/peers/run.py --peers_python $(PEERS_VENV)/bin/python
 
 # The tiny end-to-end run: SFT warm start on arithmetic traces, then GRPO, on CPU.
 DEMO_DIR ?= workdir/demo

@@ -34,8 +34,8 @@ def test_benchmark_step_equals_the_trainers_first_step(tmp_path):
   step = grpo_step_bench.Step(_config(), score_rows=0, full_length=False)
   out, host = step.sample()
   graded = step.grade(host)
-  seqs, old, ref = step.logprobs(out)
-  bench = {k: float(v) for k, v in step.update(out, graded, seqs, old, ref).items()
+  scored = step.logprobs(out)
+  bench = {k: float(v) for k, v in step.update(out, graded, scored).items()
            if np.ndim(v) == 0}
 
   rl_trainer.train_and_evaluate(_config(), str(tmp_path))

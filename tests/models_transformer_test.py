@@ -157,7 +157,7 @@ def test_prefill_does_not_read_the_cache():
   apply = lambda c: Transformer(cfg).apply({"params": params}, toks, cache=c, prefill=True)
   (logits_a, cache_a), (logits_b, cache_b) = apply(clean), apply(dirty)
   np.testing.assert_array_equal(logits_a, logits_b)
-  np.testing.assert_array_equal(cache_a.k[:, :, :4], cache_b.k[:, :, :4])
+  np.testing.assert_array_equal(cache_a.k[:, :, :, :4], cache_b.k[:, :, :, :4])
   assert int(cache_a.index) == 4 and cache_a.mask.tolist() == [[True] * 4 + [False] * 2]
 
 

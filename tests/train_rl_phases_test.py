@@ -304,3 +304,43 @@ def test_dapo_never_steps_on_an_empty_batch(tmp_path):
   load = lambda s: rl_harness.checkpoint_state(tmp_path, s)
   for a, b in zip(jax.tree.leaves(load(0)), jax.tree.leaves(load(1))):
     np.testing.assert_array_equal(a, b)
+
+
+# ------------------------------------------------- The old-policy pass, skipped when exact.
+@pytest.mark.parametrize("overrides, expected", [
+    ({}, False),  # GRPO, one pass of one minibatch: the update's own log-probs are the old ones.
+    ({"rl.num_iterations": 2}, True),
+    ({"rl.num_minibatches": 2}, True),
+    ({"rl.algorithm": "ppo"}, True),  # The critic's old values come from the pass.
+    ({"rl.algorithm": "rloo", "rl.kl_coef": 0.05}, True),  # KL in the reward reads them.
+    ({"rl.algorithm": "rloo", "rl.kl_coef": 0.0}, False),
+])
+def test_the_old_policy_pass_runs_only_when_something_needs_it(overrides, expected):
+  c = rl_harness.tiny_config(**overrides)
+  settings = rl_phases.rl_settings(c, rl_harness.get_algorithm(c.rl.algorithm))
+  assert settings.score_old == expected
+
+
+@pytest.mark.parametrize("algorithm", ["grpo", "gspo", "dapo"])
+def test_one_step_update_without_the_old_pass_equals_the_scored_one(algorithm):
+  """The trainer's jitted update for a one-step config (old log-probs = its own, behind a
+  stop-gradient; the batch's old_logp zeros) against a config whose update reads the scored
+  pass (two passes: one of its optimizer steps). Same batch, SGD (the update is the gradient):
+  the same parameters (rtol 1e-5, atol 1e-7) and loss. Forward values equal to float32
+  rounding, so the ratio is 1 and both are the on-policy gradient."""
+  over = {"rl.algorithm": algorithm, "optim.name": "sgd", "optim.b1": 0.0,
+          "optim.grad_clip": 0.0, "optim.lr": 1.0, "optim.warmup_steps": 0,
+          "rl.kl_coef": 0.05, "rl.kl_placement": "loss"}
+  h1 = rl_harness.build(rl_harness.tiny_config(**over))
+  h2 = rl_harness.build(rl_harness.tiny_config(**over, **{"rl.num_iterations": 2}))
+  assert not rl_phases.rl_settings(h1.config, h1.algo).score_old
+  batch = _batch(h2)
+  s2, m2 = _update(h2, batch)
+  s1, m1 = _update(h1, batch._replace(old_logp_NxT=jnp.zeros_like(batch.old_logp_NxT)))
+  p0 = rl_harness.host(h1.state.params)
+  moved = 0.0
+  for a, b, c in zip(jax.tree.leaves(s1.params), jax.tree.leaves(s2.params), jax.tree.leaves(p0)):
+    np.testing.assert_allclose(np.asarray(a) - c, np.asarray(b) - c, rtol=1e-5, atol=1e-7)
+    moved = max(moved, float(np.max(np.abs(np.asarray(a) - c))))
+  assert moved > 1e-4  # The step did something (a zero gradient would match trivially).
+  np.testing.assert_allclose(m1["loss"], m2["loss"], rtol=1e-5, atol=1e-7)

@@ -65,6 +65,9 @@ class ModelConfig:
   param_dtype: str = "float32"
   dtype: str = "float32"  # Compute dtype; bf16 compute with fp32 params is supported.
   remat_policy: str = "none"  # One of REMAT_POLICIES.
+  # Layers per iteration of the scan over layers: num_layers (or more) unrolls it into straight
+  # code, which helps small models on CPU, where each op's dispatch costs more than its maths.
+  scan_unroll: int = 1
   max_seq_len: int = 4096  # Longest sequence (prompt + completion) the presets plan for.
   attention_impl: str = "auto"  # One of attention.ATTENTION_IMPLS; resolved when traced.
 
@@ -107,7 +110,9 @@ class ModelConfig:
 class KVCache(NamedTuple):
   """Keys/values for every layer plus which slots hold real tokens.
 
-  k_LxBxSxKxH, v_LxBxSxKxH: post-RoPE keys and values.
+  k_LxBxKxSxH, v_LxBxKxSxH: post-RoPE keys and values, heads before slots: the layout the
+    decode attention's batched matmuls read directly (slots first made XLA transpose every
+    layer's cache on every decode step, most of a small model's decode time on CPU).
   mask_BxS: True where a slot holds a real (non-padding) token.
   index: int32 scalar, the next slot to write (shared by all rows).
   """
@@ -120,7 +125,7 @@ class KVCache(NamedTuple):
 def init_cache(config: ModelConfig, batch_size: int, max_len: int, dtype=None) -> KVCache:
   """An empty cache of `max_len` slots (prompt + generated tokens)."""
   dtype = jnp.dtype(dtype or config.dtype)
-  shape = (config.num_layers, batch_size, max_len, config.num_kv_heads, config.head_dim)
+  shape = (config.num_layers, batch_size, config.num_kv_heads, max_len, config.head_dim)
   return KVCache(k=jnp.zeros(shape, dtype), v=jnp.zeros(shape, dtype),
                  mask=jnp.zeros((batch_size, max_len), bool), index=jnp.zeros((), jnp.int32))
 
@@ -227,9 +232,9 @@ class Block(nn.Module):
       k = apply_rope(k, positions_BxT, inv_freq)
       if layer_cache is not None:
         k_cache = nn.with_logical_constraint(layer_cache[0], (
-            "cache_batch", "cache_length", "cache_kv_heads", "head_dim"))
+            "cache_batch", "cache_kv_heads", "cache_length", "head_dim"))
         v_cache = nn.with_logical_constraint(layer_cache[1], (
-            "cache_batch", "cache_length", "cache_kv_heads", "head_dim"))
+            "cache_batch", "cache_kv_heads", "cache_length", "head_dim"))
         o = attn_lib.dense_attention(q, k, v, mask.dense_BxTxT, dt, k_cache, v_cache,
                                      cache_mask_BxS)
       elif self.impl == "dense":
@@ -364,6 +369,7 @@ class Transformer(nn.Module):
         in_axes=(0, nn.broadcast, nn.broadcast, nn.broadcast),
         out_axes=0,
         length=c.num_layers,
+        unroll=max(1, min(c.scan_unroll, c.num_layers)),
         metadata_params={nn.PARTITION_NAME: "layers"},
     )
     layer_caches = (cache.k, cache.v) if decoding else None
@@ -385,8 +391,8 @@ class Transformer(nn.Module):
     if cache is not None:
       # One in-place write of every layer's new keys/values at slots [start, start + T).
       new_k_LxBxTxKxH, new_v_LxBxTxKxH = new_kv
-      write = lambda buf, x: jax.lax.dynamic_update_slice_in_dim(buf, x.astype(buf.dtype),
-                                                                 start, axis=2)
+      write = lambda buf, x: jax.lax.dynamic_update_slice_in_dim(
+          buf, jnp.swapaxes(x, 2, 3).astype(buf.dtype), start, axis=3)
       valid_BxT = (jnp.ones((B, T), bool) if segment_ids_BxT is None
                    else segment_ids_BxT != 0)
       new_cache = KVCache(k=write(cache.k, new_k_LxBxTxKxH), v=write(cache.v, new_v_LxBxTxKxH),

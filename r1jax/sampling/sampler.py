@@ -70,8 +70,8 @@ class _Carry(NamedTuple):
   answer_tokens_N: Array
 
 
-_CACHE_AXES = KVCache(k=("layers", "cache_batch", "cache_length", "cache_kv_heads", "head_dim"),
-                      v=("layers", "cache_batch", "cache_length", "cache_kv_heads", "head_dim"),
+_CACHE_AXES = KVCache(k=("layers", "cache_batch", "cache_kv_heads", "cache_length", "head_dim"),
+                      v=("layers", "cache_batch", "cache_kv_heads", "cache_length", "head_dim"),
                       mask=("cache_batch", "cache_length"), index=None)
 
 

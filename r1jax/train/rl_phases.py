@@ -43,16 +43,23 @@ class RLSettings(NamedTuple):
   use_ref: bool  # A reference policy is scored (kl_coef > 0).
   critic: str  # 'shared' | 'separate' (PPO only).
   temperature: float  # Rollout temperature; scoring uses the same.
+  # A separate pass scores the old policy. Not when the rollouts train one optimizer step (one
+  # pass, one minibatch): the old log-probs then equal the update's own, so the update uses
+  # them behind a stop-gradient (as TRL does) and the pass is skipped. Kept when something
+  # reads them before the update: a KL penalty in the reward, or a critic's old values.
+  score_old: bool
 
 
 def rl_settings(config, algo) -> RLSettings:
   rl = config.rl
   in_reward = algo.kl_in_reward if not rl.kl_placement else rl.kl_placement == "reward"
   estimator = rl.kl_estimator or ("k1" if in_reward else "k3")
+  one_step = rl.num_iterations == 1 and rl.num_minibatches == 1
+  score_old = not one_step or algo.critic or (in_reward and rl.kl_coef > 0)
   return RLSettings(advantage=rl.advantage or algo.advantage, kl_coef=float(rl.kl_coef),
                     kl_in_reward=in_reward, kl_estimator=estimator,
                     use_ref=rl.kl_coef > 0, critic=rl.critic,
-                    temperature=float(config.sampler.temperature))
+                    temperature=float(config.sampler.temperature), score_old=bool(score_old))
 
 
 def loss_config(config, algo) -> losses.LossConfig:
@@ -104,7 +111,7 @@ def build_step_fns(config, algo, model_config, optimizer, value_optimizer, mesh,
       value_optimizer=value_optimizer, algo=algo, loss_cfg=loss_config(config, algo),
       vf_coef=config.rl.vf_coef, vf_clip=config.rl.vf_clip or None,
       num_microbatches=config.rl.grad_accum, use_ref=s.use_ref, temperature=s.temperature,
-      critic=critic)
+      critic=critic, old_is_current=not s.score_old)
   jit_update = lambda **kw: jax.jit(
       functools.partial(update, **kw), donate_argnums=0,
       out_shardings=(state_shard, None) if mesh is not None else None)
@@ -151,6 +158,31 @@ def rollout(sampler, params, batch, seed: int, step: int, G: int, rows2,
   examples = [e for e in batch.examples for _ in range(G)]
   return Rollout(examples, prompts, pmask, out.tokens_NxT, out.mask_NxT, out.forced_mask_NxT,
                  out.stop_reason_N, host)
+
+
+class Scored(NamedTuple):
+  """The rollouts as model inputs, with the log-prob passes that run before the update."""
+  tokens_NxL: jax.Array
+  segment_NxL: jax.Array
+  positions_NxL: jax.Array
+  old_logp_NxT: jax.Array  # Zeros when settings.score_old is False (the update's own).
+  old_values_NxT: jax.Array  # Zeros without a critic.
+  ref_logp_NxT: jax.Array  # The old log-probs without a reference (unused then).
+
+
+def score(fns: StepFns, settings: RLSettings, state, ref_params, roll: Rollout) -> Scored:
+  """Dispatches the old-policy and reference passes (asynchronously: the host grades while
+  the device computes them; nothing here waits)."""
+  tokens, seg, pos = fns.sequences(roll.prompts_BxP, roll.prompt_mask_BxP, roll.tokens_NxT,
+                                   roll.mask_NxT)
+  if settings.score_old:
+    old_logp, old_values = fns.score(state.params, state.value_params, tokens, seg, pos)
+  else:
+    old_logp = old_values = jnp.zeros(roll.mask_NxT.shape, jnp.float32)
+  ref_logp = old_logp
+  if settings.use_ref:
+    ref_logp, _ = fns.score(ref_params, None, tokens, seg, pos)
+  return Scored(tokens, seg, pos, old_logp, old_values, ref_logp)
 
 
 def loss_mask(roll: Rollout, config) -> jax.Array:

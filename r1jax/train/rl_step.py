@@ -180,14 +180,16 @@ def rl_update_step(state: TrainState, batch: Rollouts, rng, *, model_config: Mod
                    value_optimizer: optax.GradientTransformation | None, algo: Algorithm,
                    loss_cfg: losses.LossConfig, vf_coef: float, vf_clip: float | None,
                    num_microbatches: int, use_ref: bool, temperature: float = 1.0,
-                   critic: str = "shared", update_policy: bool = True):
+                   critic: str = "shared", update_policy: bool = True,
+                   old_is_current: bool = False):
   """One optimizer step on a minibatch, gradients accumulated over `num_microbatches`.
 
   Every loss is normalised by the counts of the whole minibatch (tokens, sequences, rows:
   `losses.Denominators`) and the microbatch gradients are summed, so M microbatches give the
   gradient of the one full-batch loss (TRL's and veRL's global token normalisation); a fully
   masked microbatch adds exactly zero. `update_policy=False` trains only the critic (PPO's
-  critic warm-up).
+  critic warm-up). `old_is_current`: batch.old_logp_NxT is not read; the old log-probs are
+  this forward's own behind a stop-gradient (exact for one optimizer step per rollout batch).
   """
   del rng
   T = batch.mask_NxT.shape[1]
@@ -198,8 +200,9 @@ def rl_update_step(state: TrainState, batch: Rollouts, rng, *, model_config: Mod
     logp, entropy, values = completion_logprobs(
         tr["policy"], model_config, mb.tokens_NxL, mb.segment_NxL, mb.positions_NxL, T,
         tr["value"], with_entropy=True, temperature=temperature, critic=critic)
+    old_logp = jax.lax.stop_gradient(logp) if old_is_current else mb.old_logp_NxT
     loss, metrics = losses.policy_loss(
-        algo.policy_loss, logp, mb.old_logp_NxT, mb.advantages_NxT, mb.mask_NxT, loss_cfg,
+        algo.policy_loss, logp, old_logp, mb.advantages_NxT, mb.mask_NxT, loss_cfg,
         ref_logp_NxT=mb.ref_logp_NxT if use_ref else None, entropy_NxT=entropy,
         denoms=denoms)
     if not update_policy:

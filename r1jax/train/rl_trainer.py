@@ -172,12 +172,7 @@ def _train_and_evaluate(config, workdir: str) -> dict:
         # Dispatched before grading: the old/reference log-prob passes do not need rewards,
         # so with async dispatch the accelerator computes them while the host grades.
         mask = rl_phases.loss_mask(roll, config)
-        tokens, seg, pos = fns.sequences(roll.prompts_BxP, roll.prompt_mask_BxP,
-                                         roll.tokens_NxT, roll.mask_NxT)
-        old_logp, old_values = fns.score(state.params, state.value_params, tokens, seg, pos)
-        ref_logp = old_logp
-        if settings.use_ref:
-          ref_logp, _ = fns.score(ref_params, None, tokens, seg, pos)
+        scored = rl_phases.score(fns, settings, state, ref_params, roll)
       with timer("rewards"):
         if info is None:
           graded = rl_phases.grade(tok, roll, specs, reward_pool, config.reward_timeout_s,
@@ -189,11 +184,14 @@ def _train_and_evaluate(config, workdir: str) -> dict:
       with timer("update"), ctx():
         keep = None if info is None else distributed.global_rows(info.keep_local, rows1)
         advantages, returns, mask, adv_metrics = fns.advantages(
-            distributed.global_rows(graded.total.astype(np.float32), rows1), mask, old_logp,
-            ref_logp, old_values, distributed.global_rows(step_rewards, rows2),
+            distributed.global_rows(graded.total.astype(np.float32), rows1), mask,
+            scored.old_logp_NxT, scored.ref_logp_NxT, scored.old_values_NxT,
+            distributed.global_rows(step_rewards, rows2),
             distributed.global_rows(step_mask, rows2), keep)
-        rollouts = rl_step.Rollouts(tokens, seg, pos, mask, old_logp, ref_logp, advantages,
-                                    returns, old_values)
+        rollouts = rl_step.Rollouts(scored.tokens_NxL, scored.segment_NxL,
+                                    scored.positions_NxL, mask, scored.old_logp_NxT,
+                                    scored.ref_logp_NxT, advantages, returns,
+                                    scored.old_values_NxT)
         critic_only = algo.critic and step < config.rl.critic_warmup_steps
         state, upd, skipped = rl_phases.update(
             fns, state, rollouts, config, step,
