@@ -119,7 +119,9 @@ class Step:
     p_shard = params_lib.param_shardings(self.model_config, self.mesh, self.rules)
     self.state, state_shard = create_state(init_fn, self.optimizer, c.seed, self.mesh, p_shard)
     self.ref_params = jax.tree.map(jnp.copy, self.state.params)
-    self.use_ref = c.rl.kl_coef > 0
+    self.settings = rl_phases.rl_settings(c, self.algo)
+    self.use_ref = self.settings.use_ref
+    self.passes = int(self.settings.score_old) + int(self.use_ref)
     stop = setup_lib.stop_tokens(c, self.tok)
     sampler_cfg = setup_lib.sampler_config(c, self.tok, stop, self.model_config)
     if full_length:
@@ -155,26 +157,28 @@ class Step:
                                         timeout_s=self.config.reward_timeout_s,
                                         num_tokens=host["lengths"])
 
-  def logprobs(self, out):
-    """Dispatches the scoring passes (not blocked: the caller may grade meanwhile)."""
-    with self.ctx():
-      seqs = self.fns.sequences(self.batch.prompt_tokens_BxP, self.batch.prompt_mask_BxP,
-                                out.tokens_NxT, out.mask_NxT)
-      old = self.fns.score(self.state.params, None, *seqs)
-      ref = self.fns.score(self.ref_params, None, *seqs) if self.use_ref else old
-    return seqs, old, ref
+  def _roll(self, out):
+    return rl_phases.Rollout(self.examples, self.batch.prompt_tokens_BxP,
+                             self.batch.prompt_mask_BxP, out.tokens_NxT, out.mask_NxT,
+                             out.forced_mask_NxT, out.stop_reason_N, {})
 
-  def update(self, out, graded, seqs, old, ref):
+  def logprobs(self, out) -> rl_phases.Scored:
+    """Dispatches the trainer's scoring passes (not blocked: the caller may grade meanwhile)."""
+    with self.ctx():
+      return rl_phases.score(self.fns, self.settings, self.state, self.ref_params,
+                             self._roll(out))
+
+  def update(self, out, graded, scored: rl_phases.Scored):
     c = self.config
     with self.ctx():
-      roll = rl_phases.Rollout(self.examples, self.batch.prompt_tokens_BxP,
-                               self.batch.prompt_mask_BxP, out.tokens_NxT, out.mask_NxT,
-                               out.forced_mask_NxT, out.stop_reason_N, {})
-      mask = rl_phases.loss_mask(roll, c)
+      mask = rl_phases.loss_mask(self._roll(out), c)
       zeros = jnp.zeros((self.N, self.T), jnp.float32)
       advantages, returns, mask, _ = self.fns.advantages(
-          jnp.asarray(graded.total), mask, old[0], ref[0], old[1], zeros, zeros)
-      rollouts = rl_step.Rollouts(*seqs, mask, old[0], ref[0], advantages, returns, old[1])
+          jnp.asarray(graded.total), mask, scored.old_logp_NxT, scored.ref_logp_NxT,
+          scored.old_values_NxT, zeros, zeros)
+      rollouts = rl_step.Rollouts(scored.tokens_NxL, scored.segment_NxL, scored.positions_NxL,
+                                  mask, scored.old_logp_NxT, scored.ref_logp_NxT, advantages,
+                                  returns, scored.old_values_NxT)
       self.state, metrics, _ = rl_phases.update(self.fns, self.state, rollouts, c, 0)
       jax.block_until_ready(self.state)
     return metrics
@@ -189,10 +193,10 @@ class Step:
     graded = self.grade(host)
     t["rewards"] = time.perf_counter() - start
     start = time.perf_counter()
-    seqs, old, ref = jax.block_until_ready(self.logprobs(out))
+    scored = jax.block_until_ready(self.logprobs(out))
     t["logprobs"] = time.perf_counter() - start
     start = time.perf_counter()
-    metrics = self.update(out, graded, seqs, old, ref)
+    metrics = self.update(out, graded, scored)
     t["update"] = time.perf_counter() - start
     if not np.isfinite(float(metrics["loss"])):
       raise FloatingPointError(f"non-finite RL loss {float(metrics['loss'])}")
@@ -215,7 +219,7 @@ def rooflines(step: Step, steps_run: int, peak: float, bw: float) -> dict:
   prefill = max(flops.prefill_flops(mc, B, P - 1) / n_dev / peak, weight_bytes / bw)
   decode = max(flops.decode_step_flops(mc, step.N, S + 1) / n_dev / peak,
                flops.decode_step_bytes(mc, step.N // n_dev, S, weight_bytes) / bw)
-  passes = 2 if step.use_ref else 1
+  passes = step.passes
   logprobs = max(passes * flops.forward_flops(mc, step.N, L) / n_dev / peak,
                  passes * weight_bytes / bw)
   opt_steps = c.rl.num_iterations * c.rl.num_minibatches
@@ -272,7 +276,7 @@ def main():
         f"{c.prompts_per_step} prompts x {step.G} = {step.N} rollouts, prompt "
         f"{step.batch.prompt_tokens_BxP.shape[1]}, budget {step.T}, mean length "
         f"{lengths.mean():.1f}, decode steps {steps_run}; log-prob passes "
-        f"{2 if step.use_ref else 1}; {c.rl.num_iterations}x{c.rl.num_minibatches} optimizer "
+        f"{step.passes}; {c.rl.num_iterations}x{c.rl.num_minibatches} optimizer "
         f"steps of {c.rl.grad_accum} microbatch(es); rewards "
         f"{ {spec.name: spec.weight for spec in step.specs} }")
   print(f"peaks per device: {peak / 1e12:.4g} TFLOP/s ({peak_src}), {bw / 1e9:.4g} GB/s "
