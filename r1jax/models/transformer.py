@@ -65,9 +65,6 @@ class ModelConfig:
   param_dtype: str = "float32"
   dtype: str = "float32"  # Compute dtype; bf16 compute with fp32 params is supported.
   remat_policy: str = "none"  # One of REMAT_POLICIES.
-  # Layers per iteration of the scan over layers: num_layers (or more) unrolls it into straight
-  # code, which helps small models on CPU, where each op's dispatch costs more than its maths.
-  scan_unroll: int = 1
   max_seq_len: int = 4096  # Longest sequence (prompt + completion) the presets plan for.
   attention_impl: str = "auto"  # One of attention.ATTENTION_IMPLS; resolved when traced.
 
@@ -369,7 +366,6 @@ class Transformer(nn.Module):
         in_axes=(0, nn.broadcast, nn.broadcast, nn.broadcast),
         out_axes=0,
         length=c.num_layers,
-        unroll=max(1, min(c.scan_unroll, c.num_layers)),
         metadata_params={nn.PARTITION_NAME: "layers"},
     )
     layer_caches = (cache.k, cache.v) if decoding else None
