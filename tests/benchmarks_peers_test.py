@@ -15,24 +15,24 @@ import workload  # noqa: E402  pylint: disable=g-import-not-at-top
 
 def test_prompts_are_exactly_the_workloads_length():
   texts = workload.prompt_texts(40)
-  assert len(set(texts)) > workload.PROMPTS
+  assert len(set(texts)) > workload.SHAPES["anchor"]["prompts"]
   assert {len(t) for t in texts} == {workload.PROMPT_LEN}
 
 
 def test_r1jax_side_samples_the_workload_and_steps():
   """The anchor shape as configured for the benchmark: the model has the workload's shape, every
-  row decodes exactly NEW_TOKENS tokens, the prompts are PROMPT_LEN long, and a step's update
+  row decodes exactly its new_tokens, the prompts are PROMPT_LEN long, and a step's update
   is finite and moves the parameters."""
   step = r1jax_side.build_step("anchor")
   mc, s = step.model_config, workload.SHAPES["anchor"]
   assert (mc.d_model, mc.num_layers, mc.num_heads, mc.num_kv_heads, mc.mlp_dim,
           mc.vocab_size) == (s["d_model"], s["num_layers"], s["num_heads"], s["num_kv_heads"],
                              s["mlp_dim"], s["vocab_size"])
-  assert step.batch.prompt_tokens_BxP.shape == (workload.PROMPTS, workload.PROMPT_LEN)
+  assert step.batch.prompt_tokens_BxP.shape == (s["prompts"], workload.PROMPT_LEN)
   assert step.passes == 1  # One optimizer step per batch: the reference pass alone.
   out, host = step.sample()
-  assert host["tokens"].shape == (workload.PROMPTS * workload.GROUP, workload.NEW_TOKENS)
-  assert np.all(host["lengths"] == workload.NEW_TOKENS)
+  assert host["tokens"].shape == (workload.rows("anchor"), s["new_tokens"])
+  assert np.all(host["lengths"] == s["new_tokens"])
   before = np.asarray(step.state.params["lm_head"]["kernel"]).copy()
   metrics = step.update(out, step.grade(host), step.logprobs(out))
   assert np.isfinite(float(metrics["loss"]))

@@ -29,12 +29,13 @@ import workload  # noqa: E402  pylint: disable=g-import-not-at-top
 def build_step(shape: str) -> grpo_step_bench.Step:
   s = workload.SHAPES[shape]
   args = argparse.Namespace(
-      prompts=workload.PROMPTS, group_size=workload.GROUP, max_new_tokens=workload.NEW_TOKENS,
+      prompts=s["prompts"], group_size=s["group"], max_new_tokens=s["new_tokens"],
       max_prompt_len=workload.PROMPT_LEN, grad_accum=1, num_minibatches=1,
       kl_coef=workload.BETA, preset="small", dtype="float32", param_dtype="float32",
       attention_impl="auto", num_layers=s["num_layers"], mesh="data=-1")
   c = grpo_step_bench.load_config(args)
-  for field in ("d_model", "num_heads", "num_kv_heads", "head_dim", "mlp_dim", "vocab_size"):
+  for field in ("d_model", "num_heads", "num_kv_heads", "head_dim", "mlp_dim", "vocab_size",
+                "qkv_bias", "tie_embeddings", "rope_theta"):
     setattr(c.model.overrides, field, s[field])
   c.optim.lr, c.optim.warmup_steps, c.seed = workload.LR, 0, workload.SEED
   c.rl.algorithm = "grpo"
@@ -47,7 +48,7 @@ def main():
   parser.add_argument("--shape", choices=sorted(workload.SHAPES), default="anchor")
   args = parser.parse_args()
   step = build_step(args.shape)
-  tokens = workload.PROMPTS * workload.GROUP * workload.NEW_TOKENS
+  tokens = workload.new_tokens(args.shape)
 
   def grpo():
     out, host = step.sample()

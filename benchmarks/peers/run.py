@@ -1,7 +1,7 @@
 """r1jax against its peers on the same work, interleaved: TRL's GRPO step and HF `generate`.
 
   make peers                                    # once: the peers' own environment
-  .venv/bin/python benchmarks/peers/run.py      # both shapes, 3 rounds of 5 steps per side
+  .venv/bin/python benchmarks/peers/run.py      # every shape, 3 rounds of 5 steps per side
 
 For each shape (benchmarks/peers/workload.py) and each pairing (r1jax's GRPO step vs TRL's
 GRPOTrainer step; r1jax's sampler vs HF generate), both sides start as child processes (each
@@ -93,7 +93,7 @@ def compare(shape: str, mode: str, peers_python: str, rounds: int, steps: int) -
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--shapes", default="anchor,wide")
+  parser.add_argument("--shapes", default="anchor,wide,qwen0.5b-2l")
   parser.add_argument("--modes", default="grpo,generate")
   parser.add_argument("--rounds", type=int, default=3)
   parser.add_argument("--steps", type=int, default=5, help="timed steps per side per round")
@@ -109,15 +109,14 @@ def main():
   load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
   print(f"{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC; "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, load average "
-        f"{load:.1f} at the end; {workload.PROMPTS} prompts x {workload.GROUP} = "
-        f"{workload.PROMPTS * workload.GROUP} rows, prompt {workload.PROMPT_LEN}, "
-        f"{workload.NEW_TOKENS} new tokens, beta {workload.BETA}\n")
-  print("| shape | work | round | r1jax s | peer s | r1jax / peer time | r1jax tok/s | "
+        f"{load:.1f} at the end; prompt {workload.PROMPT_LEN} tokens, beta {workload.BETA}\n")
+  print("| shape | rows x new tokens | work | round | r1jax s | peer s | r1jax / peer time | r1jax tok/s | "
         "peer tok/s | speed-up | first step s (r1jax / peer) |")
-  print("|---|---|---|---|---|---|---|---|---|---|")
+  print("|---|---|---|---|---|---|---|---|---|---|---|")
   for r in rows:
     work = "GRPO step vs TRL" if r["mode"] == "grpo" else "rollout vs HF generate"
-    print(f"| {r['shape']} | {work} | {r['round']} | {r['r1jax_s']:.3f} | {r['peer_s']:.3f} | "
+    sh = workload.SHAPES[r["shape"]]
+    print(f"| {r['shape']} | {workload.rows(r['shape'])} x {sh['new_tokens']} | {work} | {r['round']} | {r['r1jax_s']:.3f} | {r['peer_s']:.3f} | "
           f"{r['r1jax_s'] / r['peer_s']:.2f}x | {r['tokens'] / r['r1jax_s']:,.0f} | "
           f"{r['tokens'] / r['peer_s']:,.0f} | {r['peer_s'] / r['r1jax_s']:.2f}x | "
           f"{r['r1jax_first_s']:.1f} / {r['peer_first_s']:.1f} |")

@@ -25,10 +25,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import workload  # noqa: E402  pylint: disable=g-import-not-at-top
 
 
-def char_tokenizer() -> transformers.PreTrainedTokenizerFast:
+def char_tokenizer(size: int) -> transformers.PreTrainedTokenizerFast:
+  """Printable ASCII one character a token, padded with filler tokens to the model's rows."""
   specials = ["<pad>", "<eos>", "<unk>"]
   chars = [chr(c) for c in range(32, 127)]
-  vocab = specials + chars + [f"<x{i}>" for i in range(128 - len(specials) - len(chars))]
+  vocab = specials + chars + [f"<x{i}>" for i in range(size - len(specials) - len(chars))]
   tok = Tokenizer(models.WordLevel({t: i for i, t in enumerate(vocab)}, unk_token="<unk>"))
   tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
   tok.decoder = decoders.Fuse()
@@ -39,16 +40,21 @@ def char_tokenizer() -> transformers.PreTrainedTokenizerFast:
 
 def build_model(shape: str, folder: str):
   s = workload.SHAPES[shape]
-  tok = char_tokenizer()
-  config = transformers.LlamaConfig(
+  tok = char_tokenizer(s["vocab_size"])
+  common = dict(
       vocab_size=s["vocab_size"], hidden_size=s["d_model"], intermediate_size=s["mlp_dim"],
       num_hidden_layers=s["num_layers"], num_attention_heads=s["num_heads"],
-      num_key_value_heads=s["num_kv_heads"], head_dim=s["head_dim"], rms_norm_eps=1e-6,
-      rope_theta=10000.0, tie_word_embeddings=False, attention_bias=False, mlp_bias=False,
-      max_position_embeddings=512, pad_token_id=tok.pad_token_id,
-      eos_token_id=tok.eos_token_id, bos_token_id=tok.eos_token_id)
+      num_key_value_heads=s["num_kv_heads"], rms_norm_eps=1e-6, rope_theta=s["rope_theta"],
+      tie_word_embeddings=s["tie_embeddings"], max_position_embeddings=512,
+      pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id,
+      bos_token_id=tok.eos_token_id)
   torch.manual_seed(workload.SEED)
-  model = transformers.LlamaForCausalLM(config)
+  if s["qkv_bias"]:  # Qwen2: biases on q/k/v (its head_dim is d_model / heads).
+    assert s["head_dim"] * s["num_heads"] == s["d_model"]
+    model = transformers.Qwen2ForCausalLM(transformers.Qwen2Config(**common))
+  else:
+    model = transformers.LlamaForCausalLM(transformers.LlamaConfig(
+        head_dim=s["head_dim"], attention_bias=False, mlp_bias=False, **common))
   model.save_pretrained(folder)
   tok.save_pretrained(folder)
   return model, tok
@@ -57,10 +63,11 @@ def build_model(shape: str, folder: str):
 def run_generate(args, folder):
   model, tok = build_model(args.shape, folder)
   model.eval()
-  enc = tok(workload.prompt_texts(workload.PROMPTS), return_tensors="pt", padding=True)
-  assert enc.input_ids.shape == (workload.PROMPTS, workload.PROMPT_LEN), enc.input_ids.shape
-  kw = dict(do_sample=True, num_return_sequences=workload.GROUP, temperature=1.0, top_k=0,
-            top_p=1.0, max_new_tokens=workload.NEW_TOKENS, min_new_tokens=workload.NEW_TOKENS,
+  s = workload.SHAPES[args.shape]
+  enc = tok(workload.prompt_texts(s["prompts"]), return_tensors="pt", padding=True)
+  assert enc.input_ids.shape == (s["prompts"], workload.PROMPT_LEN), enc.input_ids.shape
+  kw = dict(do_sample=True, num_return_sequences=s["group"], temperature=1.0, top_k=0,
+            top_p=1.0, max_new_tokens=s["new_tokens"], min_new_tokens=s["new_tokens"],
             pad_token_id=tok.pad_token_id, eos_token_id=tok.eos_token_id)
 
   def once():
@@ -82,17 +89,18 @@ def run_grpo(args, folder):
   import datasets  # pylint: disable=g-import-not-at-top
   import trl  # pylint: disable=g-import-not-at-top
   _, tok = build_model(args.shape, folder)
-  n_prompts = workload.PROMPTS * (args.steps + 2)
+  s = workload.SHAPES[args.shape]
+  n_prompts = s["prompts"] * (args.steps + 2)
   data = datasets.Dataset.from_dict({"prompt": workload.prompt_texts(n_prompts)})
 
   def reward_fn(completions, **_):
     return [workload.reward(c) for c in completions]
 
   cfg = trl.GRPOConfig(
-      output_dir=os.path.join(folder, "out"), per_device_train_batch_size=workload.PROMPTS *
-      workload.GROUP, num_generations=workload.GROUP, gradient_accumulation_steps=1,
-      steps_per_generation=1, num_iterations=1, max_completion_length=workload.NEW_TOKENS,
-      generation_kwargs={"min_new_tokens": workload.NEW_TOKENS}, temperature=1.0, top_k=0,
+      output_dir=os.path.join(folder, "out"), per_device_train_batch_size=workload.rows(
+          args.shape), num_generations=s["group"], gradient_accumulation_steps=1,
+      steps_per_generation=1, num_iterations=1, max_completion_length=s["new_tokens"],
+      generation_kwargs={"min_new_tokens": s["new_tokens"]}, temperature=1.0, top_k=0,
       top_p=1.0, beta=workload.BETA, learning_rate=workload.LR, max_steps=args.steps + 1,
       logging_steps=10 ** 6, report_to="none", save_strategy="no", use_cpu=True, bf16=False,
       fp16=False, seed=workload.SEED, disable_tqdm=True, dataloader_num_workers=0,
@@ -112,7 +120,7 @@ def run_grpo(args, folder):
     def on_step_end(self, *_, **__):
       dt = time.perf_counter() - self.start
       workload.emit(kind="first" if self.first else "step", seconds=dt,
-                    tokens=workload.PROMPTS * workload.GROUP * workload.NEW_TOKENS)
+                    tokens=workload.new_tokens(args.shape))
       self.first = False
       if not workload.wait_for_go():
         raise SystemExit(0)
