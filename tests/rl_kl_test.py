@@ -92,3 +92,43 @@ def test_kl_penalized_rewards_matches_numpy_and_has_no_gradient():
   g = jax.grad(lambda k: jnp.sum(kl.kl_penalized_rewards(rewards, k, mask, 0.1)))(
       jnp.nan_to_num(jnp.asarray(kl_NxT)))
   np.testing.assert_array_equal(g, 0.0)
+
+
+def test_kl_penalties_are_taken_in_float32_from_bfloat16_kl():
+  """A bfloat16 KL (log-probs from a bf16 policy) is penalized in float32: 0.1 * 3.0 is 0.3,
+  not bf16's 0.30078125 (the gap, 7.8e-4, is far above float32 rounding)."""
+  mask = jnp.array([[1.0, 1.0, 0.0]])
+  kl_bf16 = jnp.full((1, 3), 3.0, jnp.bfloat16)  # 3.0 is exact in bfloat16.
+  tok = kl.kl_penalized_token_rewards(jnp.array([1.0]), mask, kl_bf16, kl_coef=0.1)
+  assert tok.dtype == jnp.float32
+  np.testing.assert_allclose(np.asarray(tok), [[-0.3, 1.0 - 0.3, 0.0]], rtol=1e-6, atol=1e-7)
+  seq = kl.kl_penalized_rewards(jnp.array([1.0]), kl_bf16, mask, kl_coef=0.1)
+  assert seq.dtype == jnp.float32
+  np.testing.assert_allclose(np.asarray(seq), [1.0 - 0.6], rtol=1e-6, atol=1e-7)
+
+
+def test_token_rewards_without_a_coefficient_take_no_kl():
+  """kl_coef defaults to 0: passing a KL alone leaves the outcome rewards as they are."""
+  mask = jnp.array([[1.0, 1.0, 1.0, 0.0]])
+  out = kl.kl_penalized_token_rewards(jnp.array([2.0]), mask, jnp.ones((1, 4)))
+  np.testing.assert_array_equal(np.asarray(out), [[0.0, 0.0, 2.0, 0.0]])
+
+
+def test_the_default_estimator_is_k3():
+  """GRPO's estimator is what a caller gets without naming one."""
+  logp, ref = jnp.array([[-1.0, -2.0]]), jnp.array([[-1.5, -0.5]])
+  np.testing.assert_array_equal(np.asarray(kl.kl_estimate(logp, ref)),
+                                np.asarray(kl.kl_estimate(logp, ref, "k3")))
+
+
+@pytest.mark.parametrize("kind, expected", [("k1", [-20.0, 20.0]), ("k2", [200.0, 200.0]),
+                                            ("k3", [kl.MAX_K3, kl.MAX_K3])])
+def test_log_ratios_are_clipped_to_20_nats_both_ways(kind, expected):
+  """log(pi_ref / pi) of +100 and -100 nats count as +-20 (MAX_LOG_RATIO) in every estimator,
+  and k3's gradient stays finite there (unclipped, exp(100) overflows to inf, and 0 * inf in
+  the clamped branch's backward is NaN)."""
+  logp, ref = jnp.array([[-100.0, 0.0]]), jnp.array([[0.0, -100.0]])
+  np.testing.assert_allclose(np.asarray(kl.kl_estimate(logp, ref, kind)), [expected],
+                             rtol=1e-6)
+  grad = jax.grad(lambda lp: jnp.sum(kl.kl_estimate(lp, ref, kind)))(logp)
+  assert np.all(np.isfinite(np.asarray(grad)))
