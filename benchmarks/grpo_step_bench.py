@@ -57,7 +57,7 @@ from r1jax.models import attention, presets
 from r1jax.rewards import registry as rewards_registry
 from r1jax.rl.algorithms import get_algorithm
 from r1jax.sampling.sampler import Sampler
-from r1jax.train import rl_phases, rl_step
+from r1jax.train import rl_phases
 from r1jax.train import setup as setup_lib
 from r1jax.train.state import create_state
 from r1jax.models import params as params_lib
@@ -176,9 +176,7 @@ class Step:
       advantages, returns, mask, _ = self.fns.advantages(
           jnp.asarray(graded.total), mask, scored.old_logp_NxT, scored.ref_logp_NxT,
           scored.old_values_NxT, zeros, zeros)
-      rollouts = rl_step.Rollouts(scored.tokens_NxL, scored.segment_NxL, scored.positions_NxL,
-                                  mask, scored.old_logp_NxT, scored.ref_logp_NxT, advantages,
-                                  returns, scored.old_values_NxT)
+      rollouts = scored.rollouts(mask, advantages, returns)
       self.state, metrics, _ = rl_phases.update(self.fns, self.state, rollouts, c, 0)
       jax.block_until_ready(self.state)
     return metrics

@@ -12,12 +12,9 @@ host meanwhile, then advantages and the optimizer step, blocked until the new st
 from __future__ import annotations
 
 import argparse
-import os
 import pathlib
 import sys
 import time
-
-import jax
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -74,5 +71,4 @@ def main():
 
 
 if __name__ == "__main__":
-  os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
   main()

@@ -145,7 +145,7 @@ def _decode_attention(q_Bx1xNxH, k_Bx1xKxH, v_Bx1xKxH, mask_Bx1x1, dtype, cache_
   cached_BxKxGxS = jnp.where(cache_mask_BxS[:, None, None, :], cached_BxKxGxS, MASK_VALUE)
   k_BxKx1xH = k_Bx1xKxH[:, 0, :, None, :].astype(f32)
   new_BxKxG = jnp.sum(q_BxKxGx1xH[:, :, :, 0] * k_BxKx1xH, axis=-1)
-  new_BxKxG = jnp.where(mask_Bx1x1[:, :1, 0, None], new_BxKxG, MASK_VALUE)
+  new_BxKxG = jnp.where(mask_Bx1x1[:, 0, 0, None, None], new_BxKxG, MASK_VALUE)
   top_BxKxG = jnp.maximum(jnp.max(cached_BxKxGxS, axis=-1), new_BxKxG)
   p_cached = jnp.exp(cached_BxKxGxS - top_BxKxG[..., None])
   p_new = jnp.exp(new_BxKxG - top_BxKxG)

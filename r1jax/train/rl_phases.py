@@ -169,6 +169,12 @@ class Scored(NamedTuple):
   old_values_NxT: jax.Array  # Zeros without a critic.
   ref_logp_NxT: jax.Array  # The old log-probs without a reference (unused then).
 
+  def rollouts(self, mask_NxT, advantages_NxT, returns_NxT) -> rl_step.Rollouts:
+    """What the update reads: these inputs and passes with the step's mask and advantages."""
+    return rl_step.Rollouts(self.tokens_NxL, self.segment_NxL, self.positions_NxL, mask_NxT,
+                            self.old_logp_NxT, self.ref_logp_NxT, advantages_NxT, returns_NxT,
+                            self.old_values_NxT)
+
 
 def score(fns: StepFns, settings: RLSettings, state, ref_params, roll: Rollout) -> Scored:
   """Dispatches the old-policy and reference passes (asynchronously: the host grades while

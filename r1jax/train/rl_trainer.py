@@ -188,10 +188,7 @@ def _train_and_evaluate(config, workdir: str) -> dict:
             scored.old_logp_NxT, scored.ref_logp_NxT, scored.old_values_NxT,
             distributed.global_rows(step_rewards, rows2),
             distributed.global_rows(step_mask, rows2), keep)
-        rollouts = rl_step.Rollouts(scored.tokens_NxL, scored.segment_NxL,
-                                    scored.positions_NxL, mask, scored.old_logp_NxT,
-                                    scored.ref_logp_NxT, advantages, returns,
-                                    scored.old_values_NxT)
+        rollouts = scored.rollouts(mask, advantages, returns)
         critic_only = algo.critic and step < config.rl.critic_warmup_steps
         state, upd, skipped = rl_phases.update(
             fns, state, rollouts, config, step,
