@@ -4,10 +4,10 @@ sign is flipped (a test-only patch of the trainer's advantage step), one run per
 The warm start (the demo's SFT on sloppy-teacher traces, which stops half its chains one step
 early) is trained once per module and saved as an orbax model that every run starts from, so
 each run costs only its RL steps. Each run is `tests/learning_run.py` in a process of its own
-on one CPU device (why: that file's docstring). Measured on the 2-core CPU at 12 steps (256
-held-out problems, greedy pass@1 from 0.473): GRPO 0.660 (flipped 0.016), RLOO 0.668 (flipped
-0.016), PPO 0.668 (flipped 0.000); the asserted margins (+0.03 learning, -0.05 flipped, at 8
-steps) leave room for that.
+on one CPU device (why: that file's docstring). Measured on the 2-core CPU (256 held-out problems,
+greedy pass@1 from 0.488) at the 4 steps run here: GRPO 0.645 (flipped 0.121), RLOO 0.641
+(flipped 0.133), PPO 0.645 (flipped 0.164); the asserted margins (+0.03 learning, -0.05
+flipped) leave 5x room. Per-step curves: tests/learning_run.py.
 """
 import json
 import os
