@@ -4,6 +4,8 @@ Kept beside the model so that r1jax/sharding.py (meshes and rules) never imports
 """
 from __future__ import annotations
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -13,8 +15,14 @@ from r1jax import sharding
 from r1jax.models.transformer import ModelConfig, Transformer
 
 
+@functools.lru_cache(maxsize=16)
 def abstract_params(config: ModelConfig):
-  """Boxed (nn.LogicallyPartitioned) ShapeDtypeStructs of the params; no compute, no memory."""
+  """Boxed (nn.LogicallyPartitioned) ShapeDtypeStructs of the params; no compute, no memory.
+
+  Cached per (frozen, hashable) config: tracing the model's init costs ~0.2 s on a CPU and a
+  run asks for it several times (shardings of policy and reference, loading, publishing). The
+  result is immutable (shapes and partition names only).
+  """
   tokens = jax.ShapeDtypeStruct((1, 1), jnp.int32)
   return jax.eval_shape(lambda r, t: Transformer(config).init(r, t)["params"],
                         jax.random.key(0), tokens)
