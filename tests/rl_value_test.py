@@ -7,7 +7,7 @@ import pytest
 
 from r1jax.models import presets
 from r1jax.models.transformer import Transformer
-from r1jax.rl import value
+from r1jax.rl import losses, value
 
 RTOL, ATOL = 2e-5, 2e-6  # float32 squares and sums of O(1) values vs float64.
 
@@ -51,6 +51,46 @@ def test_value_loss_matches_numpy(clip_eps, mode):
     np.testing.assert_allclose(metrics[k], w, rtol=RTOL, atol=ATOL, err_msg=k)
   if clip_eps is not None:
     assert 0 < want["vf_clip_frac"] < 1
+
+
+def test_value_loss_defaults_are_clip_0_2_and_token_mean():
+  v, old, ret, mask = _batch()
+  got = value.value_loss(v, old, ret, mask)
+  want = _np_value_loss(v, old, ret, mask, 0.2, "token_mean")
+  np.testing.assert_allclose(got[0], want["vf_loss"], rtol=RTOL, atol=ATOL)
+  np.testing.assert_allclose(got[1]["vf_clip_frac"], want["vf_clip_frac"], rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("norm_len", [None, 10])
+def test_value_loss_constant_divisor_reads_norm_len(norm_len):
+  """Dr. GRPO's aggregation divides the summed loss by norm_len (default: the row length T)
+  times the number of rows, padded rows included."""
+  v, old, ret, mask = _batch()  # N=5 rows of T=6 tokens.
+  loss, _ = value.value_loss(v, old, ret, mask, 0.2, "seq_mean_token_sum_norm", norm_len)
+  v64, old64, ret64 = (np.asarray(x, np.float64) for x in (v, old, ret))
+  m = mask.astype(bool)
+  err = np.maximum((v64 - ret64) ** 2, (old64 + np.clip(v64 - old64, -0.2, 0.2) - ret64) ** 2)
+  want = 0.5 * err[m].sum() / ((norm_len or 6) * 5)
+  np.testing.assert_allclose(loss, want, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("mode", list(losses.AGGREGATIONS))
+def test_value_loss_under_gradient_accumulation_sums_to_the_whole_batch(mode):
+  """With the whole batch's denominators, the loss of each half adds up to the whole batch's
+  loss (what the trainer's gradient accumulation relies on); with each half's own counts it
+  does not (the halves hold different numbers of tokens)."""
+  v, old, ret, mask = _batch(seed=4, N=6)
+  mask[0, :] = 1  # The halves hold different token counts.
+  mask[4, :] = 0
+  whole = value.value_loss(v, old, ret, mask, 0.2, mode)[0]
+  d = losses.denominators(mask)
+  halves = [value.value_loss(v[s], old[s], ret[s], mask[s], 0.2, mode, denoms=d)[0]
+            for s in (slice(0, 3), slice(3, 6))]
+  np.testing.assert_allclose(halves[0] + halves[1], whole, rtol=RTOL, atol=ATOL)
+  if mode != "seq_mean_token_sum_norm":  # Equal rows per half: the counts coincide there.
+    own = [value.value_loss(v[s], old[s], ret[s], mask[s], 0.2, mode)[0]
+           for s in (slice(0, 3), slice(3, 6))]
+    assert abs(float(own[0] + own[1]) - float(whole)) > 1e-3
 
 
 def test_value_loss_gradient_is_zero_where_clipped():
