@@ -21,7 +21,7 @@ def abstract_params(config: ModelConfig):
 
   Cached per (frozen, hashable) config: tracing the model's init costs ~0.2 s on a CPU and a
   run asks for it several times (shardings of policy and reference, loading, publishing). The
-  result is immutable (shapes and partition names only).
+  cached tree is shared: callers read it or `unbox` it into a new tree, never mutate it.
   """
   tokens = jax.ShapeDtypeStruct((1, 1), jnp.int32)
   return jax.eval_shape(lambda r, t: Transformer(config).init(r, t)["params"],
