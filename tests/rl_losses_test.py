@@ -359,3 +359,50 @@ def test_call_errors_are_clear():
     losses.policy_loss("ppo_clip", logp, old, adv, mask, LossConfig(kl_coef=0.1))
   with pytest.raises(ValueError, match="entropy_NxT"):
     losses.policy_loss("ppo_clip", logp, old, adv, mask, LossConfig(entropy_coef=0.1))
+
+
+# ------------------------------------------- Defaults and edges (mutation-testing survivors).
+def test_defaults_are_the_documented_ones():
+  assert LossConfig() == LossConfig(eps_low=0.2, eps_high=0.2, dual_clip_c=None,
+                                    aggregation="token_mean", norm_len=None, kl_coef=0.0,
+                                    kl_estimator="k3", kl_in_loss=True, entropy_coef=0.0)
+
+
+@pytest.mark.parametrize("kwargs", [
+    dict(eps_low=0.0), dict(eps_high=0.0), dict(dual_clip_c=1.001), dict(norm_len=1),
+    dict(kl_estimator="k1"),  # k1 with no weight is harmless (the default coefficient is 0).
+    dict(kl_estimator="k1", kl_coef=0.1, kl_in_loss=False)])  # k1 reported, not optimised.
+def test_edge_values_that_are_valid(kwargs):
+  LossConfig(**kwargs)
+
+
+def test_one_token_rows_and_a_single_sequence():
+  """Each real row's weight is 1 / its length, also for length 1; one sequence is its own mean
+  (the max(count, 1) guards against empty rows must not touch non-empty ones)."""
+  logp = np.full((3, 4), -1.0, np.float32)
+  adv = np.array([[2.0], [4.0], [0.0]], np.float32) * np.ones((1, 4), np.float32)
+  mask = np.array([[1, 0, 0, 0], [1, 1, 1, 1], [0, 0, 0, 0]], np.float32)
+  cfg = LossConfig(aggregation="seq_mean_token_mean")
+  loss, m = losses.policy_loss("ppo_clip", logp, logp, adv, mask, cfg)
+  np.testing.assert_allclose(loss, -(2.0 + 4.0) / 2, rtol=1e-6)  # Ratio 1: loss = -mean A.
+  np.testing.assert_allclose([m["num_seqs"], m["num_tokens"], m["adv_mean"]],
+                             [2.0, 5.0, (2.0 + 16.0) / 5], rtol=1e-6)
+  one = np.array([[1, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]], np.float32)
+  for agg in losses.AGGREGATIONS[:2]:
+    loss, m = losses.policy_loss("ppo_clip", logp, logp, adv, one, LossConfig(aggregation=agg))
+    np.testing.assert_allclose([loss, m["adv_mean"], m["ratio_mean"]], [-2.0, 2.0, 1.0],
+                               rtol=1e-6, err_msg=agg)
+
+
+def test_ratio_extremes_are_clamped_and_ignore_padding():
+  """A token drifted by +-100 nats counts as exp(+-MAX_LOG_RATIO); padding (ratio 1 after
+  zeroing) is never the minimum or maximum."""
+  old = np.zeros((2, 3), np.float32)
+  mask = np.array([[1, 1, 0], [1, 0, 0]], np.float32)
+  cap = float(np.exp(np.float32(losses.kl_lib.MAX_LOG_RATIO)))
+  logp = np.array([[100.0, 0.5, 0.0], [0.25, 0.0, 0.0]], np.float32)
+  _, m = losses.policy_loss("ppo_clip", logp, old, np.ones_like(old), mask, LossConfig())
+  np.testing.assert_allclose([m["ratio_max"], m["ratio_min"]], [cap, np.exp(0.25)], rtol=1e-6)
+  _, m = losses.policy_loss("ppo_clip", -logp, old, np.ones_like(old), mask, LossConfig())
+  np.testing.assert_allclose([m["ratio_min"], m["ratio_max"]], [1 / cap, np.exp(-0.25)],
+                             rtol=1e-6)
