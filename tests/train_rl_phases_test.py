@@ -121,25 +121,33 @@ def _update(h, batch):
 
 
 # ------------------------------------------------------------ 8. Gradient accumulation.
-@pytest.mark.parametrize("algorithm", ["grpo", "dr_grpo", "dapo"])
+@pytest.mark.parametrize("algorithm", ["grpo", "dr_grpo", "dapo", "ppo"])
 def test_grad_accum_gives_the_same_update(algorithm):
   """One optimizer step with grad_accum 1 and 4 on the same batch (rows of unequal length,
-  filtered rows present): the same update, float32 (rtol 1e-4, atol 1e-6 on params). SGD
-  without clipping, so the update is the gradient itself (Adam's first step would hide a
+  filtered rows present): the same update, float32 (rtol 1e-4, atol 1e-6 on params), and the
+  same metrics, every one of them (rtol 1e-5: float32 sums in another order). SGD without
+  clipping, so the update is the gradient itself (Adam's first step would hide a
   reweighting)."""
   over = {"rl.algorithm": algorithm, "optim.name": "sgd", "optim.b1": 0.0,
           "optim.grad_clip": 0.0, "optim.lr": 1.0, "rl.kl_coef": 0.05,
           "rl.kl_placement": "loss", "rl.entropy_coef": 0.01}
   h1 = rl_harness.build(rl_harness.tiny_config(**over, **{"rl.grad_accum": 1}))
   h4 = rl_harness.build(rl_harness.tiny_config(**over, **{"rl.grad_accum": 4}))
+  if algorithm == "ppo":  # A value head that is not all zeros, so explained_var means something.
+    noisy = jax.tree.map(lambda x: x + 0.5 * jax.random.normal(jax.random.key(7), x.shape),
+                         h1.state.value_params)
+    h1, h4 = (h._replace(state=h.state.replace(value_params=noisy)) for h in (h1, h4))
   batch = _batch(h1)
   s1, m1 = _update(h1, batch)
   s4, m4 = _update(h4, batch)
   p0 = rl_harness.host(h1.state.params)
   for a, b, c in zip(jax.tree.leaves(s1.params), jax.tree.leaves(s4.params), jax.tree.leaves(p0)):
     np.testing.assert_allclose(np.asarray(b) - c, np.asarray(a) - c, rtol=1e-4, atol=1e-6)
-  np.testing.assert_allclose(m4["loss"], m1["loss"], rtol=1e-5)
+  assert set(m4) == set(m1)
+  for k in m1:  # Sums, extremes, token means and the spreads (adv_std, explained_var).
+    np.testing.assert_allclose(m4[k], m1[k], rtol=1e-5, atol=1e-7, err_msg=k)
   assert m4["num_tokens"] == m1["num_tokens"] == float(np.sum(np.asarray(batch.mask_NxT)))
+  assert m1["adv_std"] > 0.5 and (algorithm != "ppo" or m1["explained_var"] != 0.0)
 
 
 # ---------------------------------------------------------------------------- 5. PPO critic.

@@ -65,6 +65,16 @@ class Critic(nn.Module):
     return ValueHead(self.head_hidden_dim, name="value_head")(hidden_BxTxD)
 
 
+def explained_variance(values_NxT: Array, returns_NxT: Array, mask_NxT: Array) -> Array:
+  """1 - Var(R - V) / Var(R) over real tokens (population variances, no gradient); 0 where the
+  returns do not vary. Not a mean over tokens: microbatches cannot be averaged into it."""
+  m = mask_NxT.astype(bool)
+  ret = jax.lax.stop_gradient(returns_NxT.astype(jnp.float32))
+  var_ret = jnp.square(masked_std(ret, m))
+  var_res = jnp.square(masked_std(ret - jax.lax.stop_gradient(values_NxT), m))
+  return jnp.where(var_ret > 0, 1.0 - var_res / jnp.where(var_ret > 0, var_ret, 1.0), 0.0)
+
+
 def value_loss(values_NxT: Array, old_values_NxT: Array, returns_NxT: Array, mask_NxT: Array,
                clip_eps: float | None = 0.2, aggregation: str = "token_mean",
                norm_len: int | None = None,
@@ -89,14 +99,11 @@ def value_loss(values_NxT: Array, old_values_NxT: Array, returns_NxT: Array, mas
     err_clip_NxT = jnp.square(v_clip - ret)
     loss_NxT, clipped_NxT = jnp.maximum(err_NxT, err_clip_NxT), err_clip_NxT > err_NxT
   loss = 0.5 * aggregate(loss_NxT, m, aggregation, norm_len, denoms)
-  var_ret = jnp.square(masked_std(ret, m))
-  var_res = jnp.square(masked_std(jax.lax.stop_gradient(ret - v), m))
-  explained = jnp.where(var_ret > 0, 1.0 - var_res / jnp.where(var_ret > 0, var_ret, 1.0), 0.0)
   metrics = {
       "vf_loss": loss,
       "vf_clip_frac": masked_mean(clipped_NxT.astype(jnp.float32), m),
       "value_mean": masked_mean(jax.lax.stop_gradient(v), m),
       "return_mean": masked_mean(ret, m),
-      "explained_var": explained,
+      "explained_var": explained_variance(v, ret, m),
   }
   return loss, metrics

@@ -213,18 +213,24 @@ def rl_update_step(state: TrainState, batch: Rollouts, rng, *, model_config: Mod
                                             loss_cfg.norm_len, denoms=denoms)
       loss = loss + vf_coef * vf
       metrics = {**metrics, **vf_metrics, "loss": loss}
-    return loss, metrics
+    return loss, (metrics, values)
 
   grad_fn = jax.value_and_grad(loss_fn, has_aux=True)
 
   def accumulate(g_acc, mb):
-    (_, metrics), g = grad_fn(trainables, mb)
-    return jax.tree.map(jnp.add, g_acc, g), metrics
+    (_, aux), g = grad_fn(trainables, mb)
+    return jax.tree.map(jnp.add, g_acc, g), aux
 
   mbs = _microbatches(batch, num_microbatches)
   zeros_g = jax.tree.map(jnp.zeros_like, trainables)
-  grads, metrics_M = jax.lax.scan(accumulate, zeros_g, mbs)
+  grads, (metrics_M, values_M) = jax.lax.scan(accumulate, zeros_g, mbs)
   metrics = _combine_metrics(metrics_M, metrics_M["num_tokens"])
+  # Spreads are not token-weighted means of the microbatches' spreads: take them on the whole
+  # minibatch (exact for any num_microbatches).
+  metrics["adv_std"] = losses.masked_std(batch.advantages_NxT, batch.mask_NxT)
+  if values_M is not None:
+    metrics["explained_var"] = value_lib.explained_variance(
+        values_M.reshape(batch.mask_NxT.shape), batch.returns_NxT, batch.mask_NxT)
 
   params, opt_state = state.params, state.opt_state
   if update_policy:
