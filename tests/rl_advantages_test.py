@@ -311,3 +311,32 @@ def test_input_errors_name_the_field():
                        ("lam", -0.1), ("kl_coef", -1.0)):
     with pytest.raises(ValueError, match=field):
       dataclasses.replace(AdvantageConfig(), **{field: value})
+
+
+# ------------------------------------------- Defaults and edges (mutation-testing survivors).
+def test_defaults_are_the_documented_ones():
+  """The references above read EPS from the default config, so they cannot see its value."""
+  assert AdvantageConfig() == AdvantageConfig(
+      scale_by_std=True, grpo_norm="group", epsilon=1e-6, gamma=1.0, lam=0.95, kl_coef=0.0,
+      whiten=True, add_outcome=False)
+
+
+@pytest.mark.parametrize("kwargs", [dict(gamma=0.0), dict(gamma=1.0), dict(lam=0.0),
+                                    dict(lam=1.0), dict(kl_coef=0.0), dict(epsilon=1e-12)])
+def test_edge_values_that_are_valid(kwargs):
+  AdvantageConfig(**kwargs)
+
+
+def test_gamma_zero_keeps_only_the_tokens_own_reward():
+  """gamma 0: each token's return is its own reward (the outcome, at the last real token,
+  minus the KL penalty); GAE with gamma 0 is r_t - V_t."""
+  inputs, r, mask = _inputs(3)
+  cfg = AdvantageConfig(gamma=0.0, kl_coef=0.1, whiten=False)
+  kl = np.asarray(inputs.kl_NxT, np.float64)
+  tr = _np_token_rewards(r, mask, kl, 0.1)
+  out = adv_lib.compute_advantages("reinforce_pp", inputs, cfg)
+  np.testing.assert_allclose(out.returns_NxT, np.where(mask, tr, 0.0), rtol=RTOL, atol=ATOL)
+  out = adv_lib.compute_advantages("gae", inputs, cfg)
+  v = np.asarray(inputs.values_NxT, np.float64)
+  np.testing.assert_allclose(out.advantages_NxT, np.where(mask, tr - v, 0.0), rtol=RTOL,
+                             atol=ATOL)
