@@ -416,3 +416,24 @@ def test_fuzz_fractions_against_exact_reference(p, q, r, s):
 def test_flexible_extraction_edge_cases(text, want):
   """Found by mutation testing (tests/MUTANTS.md): each case fails one surviving mutant."""
   assert rm.extract_answer(text, "flexible") == want
+
+
+def test_bounds_hold_exactly_at_their_limits():
+  """Each input bound at its value and one past it (found by hand-applied mutants)."""
+  box = "\\boxed{7}"
+  # Only the last EXTRACT_WINDOW characters are searched: a box that starts one character
+  # before the window is cut ("boxed{7}" is no box).
+  assert rm.extract_answer(box + " " * (rm.EXTRACT_WINDOW - len(box))) == "7"
+  assert rm.extract_answer(box + " " * (rm.EXTRACT_WINDOW - len(box) + 1)) is None
+  # Answers of up to MAX_ANSWER_CHARS are compared as mathematics, longer ones as strings.
+  pad = lambda s, n: s + " " * (n - len(s))
+  assert rm.answers_match(pad("1+1", rm.MAX_ANSWER_CHARS), "2")
+  assert not rm.answers_match(pad("1+1", rm.MAX_ANSWER_CHARS + 1), "2")
+  # Up to MAX_JOINED_BOXES boxes joined by separators are one list answer, the last ones.
+  many = ", ".join(f"\\boxed{{{i}}}" for i in range(1, rm.MAX_JOINED_BOXES + 2))
+  want = ", ".join(str(i) for i in range(2, rm.MAX_JOINED_BOXES + 2))
+  assert rm.extract_answer(many) == want
+  # Boxes at most MAX_BOX_GAP characters apart join; one character more and they do not.
+  gap = lambda n: "\\boxed{1}," + " " * (n - 1) + "\\boxed{2}"
+  assert rm.extract_answer(gap(rm.MAX_BOX_GAP)) == "1, 2"
+  assert rm.extract_answer(gap(rm.MAX_BOX_GAP + 1)) == "2"
