@@ -8,7 +8,7 @@
 # fails or runs out of time is recorded and the next one still runs. PYTHON picks the
 # interpreter (default python3); the repository root must be importable (installed, or this
 # script puts it on PYTHONPATH). Limits per part come from the environment (CHECKS_S, ...),
-# so a short lease can run the parts that matter first.
+# so a short session on a GPU can run the parts that matter first.
 set -u
 out=${1:?usage: gpu_acceptance.sh RESULTS_DIR [env checks decode train grpo]}
 shift
