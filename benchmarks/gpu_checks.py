@@ -37,6 +37,7 @@ import numpy as np
 from r1jax.models import attention, presets
 from r1jax.models import params as params_lib
 from r1jax.models.transformer import Transformer
+from r1jax.rl import losses
 from r1jax.sampling import sampler as smp
 
 FORMS = ("causal", "rolled", "packed")
@@ -69,8 +70,7 @@ def _loss_fn(mc, single_segment):
   def loss(params, toks, pos, seg, real):
     logits = Transformer(mc).apply({"params": params}, toks, pos, seg,
                                    single_segment=single_segment)
-    logp = jax.nn.log_softmax(logits[:, :-1].astype(jnp.float32))
-    nll = -jnp.take_along_axis(logp, toks[:, 1:, None], -1)[..., 0]
+    nll = -losses.token_logprobs(logits[:, :-1], toks[:, 1:])  # The trainers' own log-probs.
     w = (real[:, :-1] & real[:, 1:]).astype(jnp.float32)
     return jnp.sum(nll * w) / jnp.sum(w), logits
   return jax.jit(jax.value_and_grad(loss, has_aux=True))
