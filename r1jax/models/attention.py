@@ -5,7 +5,7 @@ H head_dim.
 
 Implementations (ATTENTION_IMPLS):
   dense  the reference: einsum scores [B, K, G, T, T] in float32 under an explicit boolean mask;
-         the only kernel that also reads a KV cache (decoding, see `dense_attention`);
+         decoding reads the KV cache with the same maths (`cache_attention`);
   xla    `jax.nn.dot_product_attention(implementation='xla')`;
   cudnn  the same call with cuDNN flash attention (NVIDIA GPU, bf16/fp16, head_dim % 8 == 0);
   auto   cudnn where `cudnn_unsupported` finds nothing against it, else dense: off GPU the xla
@@ -97,64 +97,63 @@ def self_mask(impl: str, segment_ids_BxT: Array | None, T: int,
   return SelfMask(causal_TxT[None] & same_seg_BxTxT & valid_BxT[:, None, :], None)
 
 
-def dense_attention(q_BxTxNxH, k_BxTxKxH, v_BxTxKxH, mask_BxTxT, dtype, cache_k_BxKxSxH=None,
-                    cache_v_BxKxSxH=None, cache_mask_BxS=None):
-  """Grouped-query softmax attention over the new keys and, if given, a read-only cache.
+def dense_attention(q_BxTxNxH, k_BxTxKxH, v_BxTxKxH, mask_BxTxT, dtype):
+  """Grouped-query softmax attention of the T new tokens among themselves.
 
-  Cached and new keys share one softmax (scores concatenated), so the cache is only read: the
-  new keys/values are written into it once per step outside the layer scan, not copied here.
-  Scores and softmax in float32.
+  Scores and softmax in float32; probabilities in the compute dtype.
   """
   B, T, N, H = q_BxTxNxH.shape
   K = k_BxTxKxH.shape[2]
-  if T == 1 and cache_k_BxKxSxH is not None:
-    return _decode_attention(q_BxTxNxH, k_BxTxKxH, v_BxTxKxH, mask_BxTxT, dtype,
-                             cache_k_BxKxSxH, cache_v_BxKxSxH, cache_mask_BxS)
   q_BxTxKxGxH = q_BxTxNxH.reshape(B, T, K, N // K, H)
-  scale = H ** -0.5
   scores = jnp.einsum("btkgh,bskh->bkgts", q_BxTxKxGxH, k_BxTxKxH,
-                      preferred_element_type=jnp.float32) * scale
+                      preferred_element_type=jnp.float32) * H ** -0.5
   scores = jnp.where(mask_BxTxT[:, None, None], scores, MASK_VALUE)
-  if cache_k_BxKxSxH is not None:
-    cached = jnp.einsum("btkgh,bksh->bkgts", q_BxTxKxGxH, cache_k_BxKxSxH.astype(dtype),
-                        preferred_element_type=jnp.float32) * scale
-    cached = jnp.where(cache_mask_BxS[:, None, None, None, :], cached, MASK_VALUE)
-    scores = jnp.concatenate([cached, scores], axis=-1)
   probs = jax.nn.softmax(scores, axis=-1).astype(dtype)
-  out_BxTxKxGxH = jnp.einsum("bkgts,bskh->btkgh", probs[..., -T:], v_BxTxKxH)
-  if cache_v_BxKxSxH is not None:
-    out_BxTxKxGxH = out_BxTxKxGxH + jnp.einsum(
-        "bkgts,bksh->btkgh", probs[..., :-T], cache_v_BxKxSxH.astype(dtype))
+  out_BxTxKxGxH = jnp.einsum("bkgts,bskh->btkgh", probs, v_BxTxKxH)
   return out_BxTxKxGxH.reshape(B, T, N, H)
 
 
-def _decode_attention(q_Bx1xNxH, k_Bx1xKxH, v_Bx1xKxH, mask_Bx1x1, dtype, cache_k_BxKxSxH,
-                      cache_v_BxKxSxH, cache_mask_BxS):
-  """dense_attention for one new token: the same maths as broadcast multiplies and sums.
+def cache_attention(q_BxTxNxH, cache_k_BxKxSxH, cache_v_BxKxSxH, mask_BxTxS, dtype):
+  """Decoding: the T new tokens attend over the cache, which already holds their own keys.
+
+  mask_BxTxS: which slots each new token sees (real earlier slots, and the new tokens' own
+  slots causally). The new keys are written first and read back from the cache, so each
+  step's cache is only read after its single in-place write; attending to the old cache and
+  the new keys apart made XLA copy the whole cache on every decode step to keep the old one.
+  The same maths as dense_attention (float32 scores, probabilities in the compute dtype).
+  """
+  B, T, N, H = q_BxTxNxH.shape
+  K = cache_k_BxKxSxH.shape[1]
+  if T == 1:
+    return _one_token_attention(q_BxTxNxH, cache_k_BxKxSxH, cache_v_BxKxSxH, mask_BxTxS[:, 0],
+                                dtype)
+  q_BxTxKxGxH = q_BxTxNxH.reshape(B, T, K, N // K, H)
+  scores = jnp.einsum("btkgh,bksh->bkgts", q_BxTxKxGxH, cache_k_BxKxSxH.astype(dtype),
+                      preferred_element_type=jnp.float32) * H ** -0.5
+  scores = jnp.where(mask_BxTxS[:, None, None], scores, MASK_VALUE)
+  probs = jax.nn.softmax(scores, axis=-1).astype(dtype)
+  out_BxTxKxGxH = jnp.einsum("bkgts,bksh->btkgh", probs, cache_v_BxKxSxH.astype(dtype))
+  return out_BxTxKxGxH.reshape(B, T, N, H)
+
+
+def _one_token_attention(q_Bx1xNxH, cache_k_BxKxSxH, cache_v_BxKxSxH, mask_BxS, dtype):
+  """cache_attention for one new token, as broadcast multiplies and sums.
 
   With one query per row the score and value products are B x K matrix-vector products; as
   einsums XLA runs them as B x K tiny batched matmuls, which on CPU cost several times the
   time to read the cache. As multiply-and-reduce they fuse into one pass over it.
   """
   B, _, N, H = q_Bx1xNxH.shape
-  K = k_Bx1xKxH.shape[2]
+  K = cache_k_BxKxSxH.shape[1]
   f32 = jnp.float32
   q_BxKxGx1xH = q_Bx1xNxH.reshape(B, K, N // K, 1, H).astype(f32) * H ** -0.5
-  ck_BxKx1xSxH = cache_k_BxKxSxH[:, :, None].astype(f32)
-  cached_BxKxGxS = jnp.sum(q_BxKxGx1xH * ck_BxKx1xSxH, axis=-1)
-  cached_BxKxGxS = jnp.where(cache_mask_BxS[:, None, None, :], cached_BxKxGxS, MASK_VALUE)
-  k_BxKx1xH = k_Bx1xKxH[:, 0, :, None, :].astype(f32)
-  new_BxKxG = jnp.sum(q_BxKxGx1xH[:, :, :, 0] * k_BxKx1xH, axis=-1)
-  new_BxKxG = jnp.where(mask_Bx1x1[:, 0, 0, None, None], new_BxKxG, MASK_VALUE)
-  top_BxKxG = jnp.maximum(jnp.max(cached_BxKxGxS, axis=-1), new_BxKxG)
-  p_cached = jnp.exp(cached_BxKxGxS - top_BxKxG[..., None])
-  p_new = jnp.exp(new_BxKxG - top_BxKxG)
-  denom_BxKxG = jnp.sum(p_cached, axis=-1) + p_new
+  ck_BxKx1xSxH = cache_k_BxKxSxH[:, :, None].astype(dtype).astype(f32)
+  scores_BxKxGxS = jnp.sum(q_BxKxGx1xH * ck_BxKx1xSxH, axis=-1)
+  scores_BxKxGxS = jnp.where(mask_BxS[:, None, None, :], scores_BxKxGxS, MASK_VALUE)
   # As dense_attention: probabilities in the compute dtype, products accumulated in float32.
-  p_cached = (p_cached / denom_BxKxG[..., None]).astype(dtype).astype(f32)
-  p_new = (p_new / denom_BxKxG).astype(dtype).astype(f32)
-  out_BxKxGxH = jnp.sum(p_cached[..., None] * cache_v_BxKxSxH[:, :, None].astype(f32), axis=-2)
-  out_BxKxGxH = out_BxKxGxH + p_new[..., None] * v_Bx1xKxH[:, 0, :, None, :].astype(f32)
+  p_BxKxGxS = jax.nn.softmax(scores_BxKxGxS, axis=-1).astype(dtype).astype(f32)
+  cv_BxKx1xSxH = cache_v_BxKxSxH[:, :, None].astype(dtype).astype(f32)
+  out_BxKxGxH = jnp.sum(p_BxKxGxS[..., None] * cv_BxKx1xSxH, axis=-2)
   return out_BxKxGxH.astype(dtype).reshape(B, 1, N, H)
 
 

@@ -9,9 +9,12 @@ The same `Transformer.__call__` serves three uses:
   * prefill:  `apply(..., tokens_BxT, positions_BxT, segment_ids_BxT, cache=init_cache(...),
               prefill=True)` -> (logits_BxTxV, cache) with the prompt's keys/values written at
               slots [0, T); the empty cache is not read, so this costs O(T^2), not O(T (S + T));
-  * decode:   the same call with T = 1 (or a few tokens) writes at slots [index, index + T).
+  * decode:   the same call with T = 1 (or a few tokens) writes at slots [index, index + T),
+              then attends over the cache; the layers run unrolled, not scanned, so that a
+              per-layer cache (`unstack_cache`) and per-layer params (`unstack_layer_params`),
+              the sampler's decode-loop form, are read in place rather than sliced per step.
 Attention kernels (dense reference, XLA or cuDNN flash attention) live in models/attention.py;
-decoding always uses the dense one, the only one that reads the cache.
+decoding always uses the dense maths, the only kernel that reads the cache.
 The cache is an explicit pytree (not a linen 'cache' collection) so the sampler can keep it in a
 `lax.while_loop` carry and shard it like any array. Every row shares the write slot `index`;
 rows differ only in which slots are valid (`mask_BxS`) and in their RoPE positions, which makes
@@ -107,14 +110,17 @@ class ModelConfig:
 class KVCache(NamedTuple):
   """Keys/values for every layer plus which slots hold real tokens.
 
-  k_LxBxKxSxH, v_LxBxKxSxH: post-RoPE keys and values, heads before slots: the layout the
-    decode attention's batched matmuls read directly (slots first made XLA transpose every
-    layer's cache on every decode step, most of a small model's decode time on CPU).
+  k, v: post-RoPE keys and values, heads before slots: the layout the decode attention reads
+    directly (slots first made XLA transpose every layer's cache on every decode step, most of
+    a small model's decode time on CPU). Either one stacked array k_LxBxKxSxH (what
+    `init_cache` and prefill give), or a tuple of L arrays k_BxKxSxH (`unstack_cache`): the
+    decode loop's form, in which each layer reads and writes its own buffer in place instead
+    of a slice copied out of the stack on every step.
   mask_BxS: True where a slot holds a real (non-padding) token.
   index: int32 scalar, the next slot to write (shared by all rows).
   """
-  k: Array
-  v: Array
+  k: Array | tuple[Array, ...]
+  v: Array | tuple[Array, ...]
   mask: Array
   index: Array
 
@@ -125,6 +131,28 @@ def init_cache(config: ModelConfig, batch_size: int, max_len: int, dtype=None) -
   shape = (config.num_layers, batch_size, config.num_kv_heads, max_len, config.head_dim)
   return KVCache(k=jnp.zeros(shape, dtype), v=jnp.zeros(shape, dtype),
                  mask=jnp.zeros((batch_size, max_len), bool), index=jnp.zeros((), jnp.int32))
+
+
+def unstack_cache(cache: KVCache) -> KVCache:
+  """The per-layer form of a stacked cache (one copy; a no-op if already per-layer)."""
+  if isinstance(cache.k, tuple):
+    return cache
+  L = cache.k.shape[0]
+  return cache._replace(k=tuple(cache.k[i] for i in range(L)),
+                        v=tuple(cache.v[i] for i in range(L)))
+
+
+def unstack_layer_params(params):
+  """`params` with the scanned blocks' stacked weights split into a tuple of L layers' trees.
+
+  For a decode loop: the decode pass reads either form, but slicing the stacks happens on
+  every step inside the loop (XLA does not hoist slices out of it), while this split happens
+  once, before it. Only decoding (`apply` with a cache, not prefill) accepts this form.
+  """
+  layers = nn.meta.unbox(params["layers"])
+  L = jax.tree.leaves(layers)[0].shape[0]
+  return {**params, "layers": tuple(jax.tree.map(lambda a, i=i: a[i], layers)
+                                    for i in range(L))}
 
 
 def rope_inv_freq(config: ModelConfig) -> Array:
@@ -203,18 +231,19 @@ class Proj(nn.Module):
 
 
 class Block(nn.Module):
-  """Pre-norm attention + SwiGLU MLP; scanned over layers (carry x, scan over the cache).
+  """Pre-norm attention + SwiGLU MLP; scanned over layers for training and prefill.
 
-  Returns the new keys/values when `write_kv` (to be written into the cache by the caller);
-  reads `layer_cache` (decode) when given, with the dense kernel.
+  Returns (x, new_kv). Without `decode`: new_kv is the new keys/values when `write_kv` (the
+  caller writes them into the cache), else None. With `decode` = (start, mask_BxTxS), the
+  block writes its keys/values into `layer_cache` = (k_BxKxSxH, v_BxKxSxH) at slots
+  [start, start + T), attends over it with the dense kernel, and returns the written buffers.
   """
   config: ModelConfig
   impl: str  # A resolved attention kernel: dense, xla or cudnn.
   write_kv: bool
 
   @nn.compact
-  def __call__(self, x_BxTxD, layer_cache, positions_BxT, mask: attn_lib.SelfMask,
-               cache_mask_BxS):
+  def __call__(self, x_BxTxD, layer_cache, positions_BxT, mask: attn_lib.SelfMask, decode):
     c = self.config
     pdt, dt = jnp.dtype(c.param_dtype), jnp.dtype(c.dtype)
 
@@ -227,18 +256,18 @@ class Block(nn.Module):
       inv_freq = rope_inv_freq(c)
       q = apply_rope(q, positions_BxT, inv_freq)
       k = apply_rope(k, positions_BxT, inv_freq)
-      if layer_cache is not None:
-        k_cache = nn.with_logical_constraint(layer_cache[0], (
-            "cache_batch", "cache_kv_heads", "cache_length", "head_dim"))
-        v_cache = nn.with_logical_constraint(layer_cache[1], (
-            "cache_batch", "cache_kv_heads", "cache_length", "head_dim"))
-        o = attn_lib.dense_attention(q, k, v, mask.dense_BxTxT, dt, k_cache, v_cache,
-                                     cache_mask_BxS)
+      new_kv = (k, v) if self.write_kv else None
+      if decode is not None:
+        start, mask_BxTxS = decode
+        axes = ("cache_batch", "cache_kv_heads", "cache_length", "head_dim")
+        k_cache, v_cache = (nn.with_logical_constraint(_write_cache(buf, x, start), axes)
+                            for buf, x in zip(layer_cache, (k, v)))
+        o = attn_lib.cache_attention(q, k_cache, v_cache, mask_BxTxS, dt)
+        new_kv = (k_cache, v_cache)
       elif self.impl == "dense":
         o = attn_lib.dense_attention(q, k, v, mask.dense_BxTxT, dt)
       else:
         o = attn_lib.fused_attention(q, k, v, mask, self.impl)
-      new_kv = (k, v) if self.write_kv else None
       x_BxTxD = x_BxTxD + attn.o_proj(o)
     x_BxTxD = nn.with_logical_constraint(x_BxTxD, ("activation_batch", "activation_length",
                                                    "activation_embed"))
@@ -347,8 +376,8 @@ class Transformer(nn.Module):
     # among the T new tokens alone (causal, same segment, real keys only).
     mask = attn_lib.self_mask("dense" if decoding else impl, segment_ids_BxT, T,
                               single_segment)
-    # Attention to earlier tokens in the cache: every real slot written before `start`.
-    cache_mask_BxS = cache.mask if decoding else None
+    valid_BxT = (jnp.ones((B, T), bool) if segment_ids_BxT is None
+                 else segment_ids_BxT != 0)
 
     embed = Embed(c.vocab_size, c.d_model, pdt, dt, name="embed")
     x_BxTxD = embed(tokens_BxT)
@@ -368,9 +397,23 @@ class Transformer(nn.Module):
         length=c.num_layers,
         metadata_params={nn.PARTITION_NAME: "layers"},
     )
-    layer_caches = (cache.k, cache.v) if decoding else None
-    x_BxTxD, new_kv = scan(c, impl, cache is not None, name="layers")(
-        x_BxTxD, layer_caches, positions_BxT, mask, cache_mask_BxS)
+    if decoding:
+      # The layers unrolled, each with its own cache buffer written in place. Under the scan,
+      # every decode step copied each layer's cache (and weights) out of the stacks, which
+      # cost more than the attention's own read of the cache.
+      if "layers" not in self.variables.get("params", {}):
+        raise ValueError("Transformer: decoding needs the initialized params (apply, not init)")
+      # Each new token sees the real slots before `start` and, causally, the new tokens'
+      # own slots [start, start + T), which the blocks write before they attend.
+      S = cache.mask.shape[1]
+      seen_BxTxS = jax.lax.dynamic_update_slice(
+          jnp.broadcast_to(cache.mask[:, None, :], (B, T, S)),
+          jnp.broadcast_to(mask.dense_BxTxT, (B, T, T)), (0, 0, start))
+      x_BxTxD, new_kv = _decode_layers(c, self.variables["params"]["layers"], x_BxTxD,
+                                       cache, positions_BxT, mask, (start, seen_BxTxS))
+    else:
+      x_BxTxD, new_kv = scan(c, impl, cache is not None, name="layers")(
+          x_BxTxD, None, positions_BxT, mask, None)
 
     hidden_BxTxD = RMSNorm(c.rms_norm_eps, pdt, dt, name="final_norm")(x_BxTxD)
     if c.tie_embeddings:
@@ -385,15 +428,50 @@ class Transformer(nn.Module):
     if return_hidden:
       out = (hidden_BxTxD,) + out
     if cache is not None:
-      # One in-place write of every layer's new keys/values at slots [start, start + T).
-      new_k_LxBxTxKxH, new_v_LxBxTxKxH = new_kv
-      write = lambda buf, x: jax.lax.dynamic_update_slice_in_dim(
-          buf, jnp.swapaxes(x, 2, 3).astype(buf.dtype), start, axis=3)
-      valid_BxT = (jnp.ones((B, T), bool) if segment_ids_BxT is None
-                   else segment_ids_BxT != 0)
-      new_cache = KVCache(k=write(cache.k, new_k_LxBxTxKxH), v=write(cache.v, new_v_LxBxTxKxH),
+      if decoding:  # The blocks wrote their buffers (see _decode_layers).
+        new_k, new_v = new_kv
+      else:  # One in-place write of every layer's new keys/values at [start, start + T).
+        new_k, new_v = (_write_cache(buf, x, start) for buf, x in zip((cache.k, cache.v), new_kv))
+      new_cache = KVCache(k=new_k, v=new_v,
                           mask=jax.lax.dynamic_update_slice_in_dim(cache.mask, valid_BxT,
                                                                    start, axis=1),
                           index=start + T)
       out = out + (new_cache,)
     return out[0] if len(out) == 1 else out
+
+
+def _decode_layers(c: ModelConfig, layers_params, x_BxTxD, cache: KVCache, positions_BxT,
+                   mask: attn_lib.SelfMask, decode):
+  """The decode pass through the L blocks, unrolled: -> (x_BxTxD, (k's, v's) written).
+
+  layers_params: the scanned blocks' params, stacked on a leading L axis, or a tuple of L
+  layers' params (`unstack_layer_params`). The cache may be
+  stacked (the written buffers come back stacked: a copy, fine outside the sampler's loop) or
+  per-layer (each buffer read and written in place).
+  """
+  layers_params = nn.meta.unbox(layers_params)
+  block = Block(c, "dense", True, parent=None)
+  ks, vs = [], []
+  for i in range(c.num_layers):
+    with jax.named_scope(f"layer_{i}"):
+      p_i = (layers_params[i] if isinstance(layers_params, tuple)
+             else jax.tree.map(lambda a, i=i: a[i], layers_params))
+      x_BxTxD, (k_BxKxSxH, v_BxKxSxH) = block.apply(
+          {"params": p_i}, x_BxTxD, (cache.k[i], cache.v[i]), positions_BxT, mask, decode)
+    ks.append(k_BxKxSxH)
+    vs.append(v_BxKxSxH)
+  if isinstance(cache.k, tuple):
+    return x_BxTxD, (tuple(ks), tuple(vs))
+  return x_BxTxD, (jnp.stack(ks), jnp.stack(vs))
+
+
+def _write_cache(buf, new, start):
+  """Writes new keys (or values) at slots [start, start + T) of a stacked or per-layer cache.
+
+  buf: k_LxBxKxSxH, a tuple of L k_BxKxSxH, or one layer's k_BxKxSxH. new: k_LxBxTxKxH (the
+  scan's) for the first two, k_BxTxKxH for one layer's.
+  """
+  if isinstance(buf, tuple):
+    return tuple(_write_cache(b, new[i], start) for i, b in enumerate(buf))
+  return jax.lax.dynamic_update_slice_in_dim(
+      buf, jnp.swapaxes(new, -3, -2).astype(buf.dtype), start, axis=buf.ndim - 2)

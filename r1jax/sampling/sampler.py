@@ -34,7 +34,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 from r1jax import sharding
-from r1jax.models.transformer import KVCache, ModelConfig, Transformer, init_cache
+from r1jax.models.transformer import (KVCache, ModelConfig, Transformer, init_cache,
+                                      unstack_layer_params)
 from r1jax.sampling import processors as procs
 # The config and stop codes live in sampling/config.py; importable from here as before.
 from r1jax.sampling.config import (  # pylint: disable=unused-import
@@ -77,8 +78,13 @@ _CACHE_AXES = KVCache(k=("layers", "cache_batch", "cache_kv_heads", "cache_lengt
 
 def _constrain_cache(cache: KVCache) -> KVCache:
   # A no-op unless traced under sharding.activation_sharding (then: batch over data axes).
-  return KVCache(*(x if a is None else nn.with_logical_constraint(x, a)
-                   for x, a in zip(cache, _CACHE_AXES)))
+  def constrain(x, axes):
+    if axes is None:
+      return x
+    if isinstance(x, tuple):  # Per-layer buffers: the stacked axes without "layers".
+      return tuple(nn.with_logical_constraint(b, axes[1:]) for b in x)
+    return nn.with_logical_constraint(x, axes)
+  return KVCache(*(constrain(x, a) for x, a in zip(cache, _CACHE_AXES)))
 
 
 def left_align(tokens_BxP: Array, mask_BxP: Array) -> tuple[Array, Array]:
@@ -220,9 +226,12 @@ def _generate(params, prompt_tokens_BxP, prompt_mask_BxP, keys_B, *, model_confi
   tokens_BxP, mask_BxP = left_align(prompt_tokens_BxP.astype(jnp.int32),
                                     prompt_mask_BxP.astype(bool))
   cache = prefill(params, model_config, tokens_BxP, mask_BxP, P_ - 1 + T)
-  cache = _constrain_cache(KVCache(k=jnp.repeat(cache.k, n, axis=1),
-                                   v=jnp.repeat(cache.v, n, axis=1),
-                                   mask=jnp.repeat(cache.mask, n, axis=0), index=cache.index))
+  # The decode loop carries one buffer per layer (see KVCache), each written in place.
+  L = model_config.num_layers
+  cache = _constrain_cache(KVCache(
+      k=tuple(jnp.repeat(cache.k[i], n, axis=0) for i in range(L)),
+      v=tuple(jnp.repeat(cache.v[i], n, axis=0) for i in range(L)),
+      mask=jnp.repeat(cache.mask, n, axis=0), index=cache.index))
   prompt_len_N = jnp.repeat(jnp.sum(mask_BxP, axis=1, dtype=jnp.int32), n)
   row_keys_N = _row_keys(keys_B, n)
 
@@ -244,8 +253,12 @@ def _generate(params, prompt_tokens_BxP, prompt_mask_BxP, keys_B, *, model_confi
   def cond(c: _Carry):
     return (c.state.step < T) & ~jnp.all(c.state.done_N)
 
+  # Each layer's weights split out of the stacks once, here, not on every step of the loop.
+  layer_params = unstack_layer_params(params)
+
   def body(c: _Carry):
-    return _decode_step(c, params, model_config, cfg, processors, prompt_len_N, row_keys_N)
+    return _decode_step(c, layer_params, model_config, cfg, processors, prompt_len_N,
+                        row_keys_N)
 
   out = jax.lax.while_loop(cond, body, carry)
   mask_NxT = (jnp.arange(T)[None] < out.lengths_N[:, None]).astype(jnp.int32)
