@@ -176,6 +176,37 @@ def test_value_loss_never_moves_the_policy(critic):
     assert "trunk" in state.value_params
 
 
+@pytest.mark.parametrize("critic", ["shared", "separate"])
+def test_the_scoring_pass_returns_the_critics_values(critic):
+  """The old values that GAE and the value clip read are the critic's, from the trainer's
+  jitted scoring pass: against the value head on the policy's hidden states (shared) or the
+  critic's own model (separate), applied directly. The head starts at zero, so a fresh critic
+  gives zeros either way: its params are perturbed first."""
+  cfg = rl_harness.tiny_config(**{"rl.algorithm": "ppo", "rl.critic": critic})
+  h = rl_harness.build(cfg)
+  rng = np.random.default_rng(5)
+  value_params = jax.tree.map(lambda x: x + 0.3 * rng.normal(size=x.shape).astype(x.dtype),
+                              rl_harness.host(h.state.value_params))
+  batch = _batch(h, filtered=False)
+  tokens, seg, pos = batch.tokens_NxL, batch.segment_NxL, batch.positions_NxL
+  with h.ctx():
+    _, values = h.fns.score(h.state.params, value_params, tokens, seg, pos)
+  from r1jax.models.transformer import Transformer  # pylint: disable=g-import-not-at-top
+  from r1jax.rl import value as value_lib  # pylint: disable=g-import-not-at-top
+  params = rl_harness.host(h.state.params)
+  L, T = tokens.shape[1], cfg.sampler.max_new_tokens
+  if critic == "shared":
+    hidden, _ = Transformer(h.model_config).apply({"params": params}, tokens, pos, seg,
+                                                  return_hidden=True)
+    want = value_lib.ValueHead().apply({"params": value_params}, hidden)
+  else:
+    want = value_lib.Critic(h.model_config).apply({"params": value_params}, tokens, pos, seg)
+  want = np.asarray(want)[:, L - T - 1:L - 1]  # The value of the state before each token.
+  real = np.asarray(batch.mask_NxT) > 0
+  assert np.abs(want[real]).min() > 1e-3
+  np.testing.assert_allclose(np.asarray(values)[real], want[real], rtol=1e-4, atol=1e-5)
+
+
 def test_critic_warmup_freezes_the_policy(tmp_path):
   cfg = rl_harness.tiny_config(**{"rl.algorithm": "ppo", "rl.critic": "separate",
                                   "rl.critic_warmup_steps": 1, "checkpoint.every": 1})
