@@ -207,6 +207,24 @@ def test_the_scoring_pass_returns_the_critics_values(critic):
   np.testing.assert_allclose(np.asarray(values)[real], want[real], rtol=1e-4, atol=1e-5)
 
 
+def test_score_step_defaults_are_one_chunk_temperature_one_and_the_shared_critic():
+  """Direct callers of rl_step.score_step get one chunk (any row count, odd included), the
+  raw distribution (temperature 1) and the value head on the policy trunk."""
+  h = rl_harness.build(rl_harness.tiny_config(**{"rl.algorithm": "ppo"}))
+  rng = np.random.default_rng(6)
+  value_params = jax.tree.map(lambda x: x + 0.3 * rng.normal(size=x.shape).astype(x.dtype),
+                              rl_harness.host(h.state.value_params))
+  batch = _batch(h, filtered=False)
+  rows = (batch.tokens_NxL[:3], batch.segment_NxL[:3], batch.positions_NxL[:3])
+  T = h.config.sampler.max_new_tokens
+  got = rl_step.score_step(h.state.params, value_params, *rows, model_config=h.model_config,
+                           T=T)
+  want = rl_step.score_step(h.state.params, value_params, *rows, model_config=h.model_config,
+                            T=T, num_chunks=1, temperature=1.0, critic="shared")
+  for a, b in zip(got, want):
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
 def test_critic_warmup_freezes_the_policy(tmp_path):
   cfg = rl_harness.tiny_config(**{"rl.algorithm": "ppo", "rl.critic": "separate",
                                   "rl.critic_warmup_steps": 1, "checkpoint.every": 1})
