@@ -269,6 +269,45 @@ def test_kl_in_the_reward(algorithm, name):
                              rtol=1e-5)
 
 
+@pytest.mark.parametrize("algorithm", ["grpo", "reinforce_pp"])
+def test_kl_in_the_loss_leaves_the_rewards_alone(algorithm):
+  """The KL counts once. kl_placement='loss' (the trainer's jitted advantage step): the
+  advantages are those of the bare rewards and no kl_penalty is reported; so with the KL in
+  the reward at beta 0. With it in the reward at beta > 0, log-probs at padding (here +-inf)
+  never reach the advantages or the penalty."""
+  beta = 0.5
+  cfg = rl_harness.tiny_config(**{"rl.algorithm": algorithm, "rl.kl_coef": beta,
+                                  "rl.kl_placement": "loss", "sampler.group_size": 4})
+  h = rl_harness.build(cfg)
+  rng = np.random.default_rng(4)
+  N, T = cfg.prompts_per_step * 4, cfg.sampler.max_new_tokens
+  mask = (np.arange(T)[None] < rng.integers(1, T, N)[:, None]).astype(np.float32)
+  old = rng.normal(size=(N, T)).astype(np.float32) - 2
+  ref = old + rng.normal(size=(N, T)).astype(np.float32)
+  rewards = rng.integers(0, 2, N).astype(np.float32)
+  zeros = np.zeros((N, T), np.float32)
+  from r1jax.rl import advantages as adv_lib  # pylint: disable=g-import-not-at-top
+  bare = adv_lib.compute_advantages(algorithm, adv_lib.AdvantageInputs(rewards, mask, 4),
+                                    adv_lib.AdvantageConfig()).advantages_NxT
+  adv, _, _, metrics = h.fns.advantages(rewards, mask, old, ref, zeros, zeros, zeros)
+  np.testing.assert_allclose(np.asarray(adv), np.asarray(bare), atol=1e-6)
+  assert "kl_penalty" not in metrics
+
+  step = lambda coef, o, r: rl_step.advantage_step(
+      rewards, mask, o, r, zeros, zeros, zeros, algo=h.algo, name=algorithm, group_size=4,
+      adv_cfg=adv_lib.AdvantageConfig(), kl_in_reward=True, kl_coef=coef, kl_estimator="k1")
+  adv0, _, _, metrics0 = step(0.0, old, ref)
+  np.testing.assert_allclose(np.asarray(adv0), np.asarray(bare), atol=1e-6)
+  assert "kl_penalty" not in metrics0
+  pad = mask == 0
+  clean = step(beta, old, ref)
+  dirty = step(beta, np.where(pad, np.inf, old), np.where(pad, -np.inf, ref))
+  np.testing.assert_allclose(np.asarray(dirty[0]), np.asarray(clean[0]), atol=1e-6)
+  np.testing.assert_allclose(float(dirty[3]["kl_penalty"]), float(clean[3]["kl_penalty"]),
+                             rtol=1e-6)
+  assert np.isfinite(np.asarray(clean[0])).all() and float(clean[3]["kl_penalty"]) > 0
+
+
 def test_k1_as_a_loss_term_is_refused():
   with pytest.raises(setup_lib.ConfigError, match="config.rl.kl_estimator"):
     setup_lib.validate_config(rl_harness.tiny_config(
