@@ -308,6 +308,34 @@ def test_kl_in_the_loss_leaves_the_rewards_alone(algorithm):
   assert np.isfinite(np.asarray(clean[0])).all() and float(clean[3]["kl_penalty"]) > 0
 
 
+def test_dapo_padding_groups_count_nowhere_in_the_advantages():
+  """DAPO's batch can hold padding groups (keep_N = 0). The trainer's jitted advantage step
+  (batch-level normalisation here, so the statistics show it) must give the kept rows what
+  the kept rows alone would get, zeros and a zero mask elsewhere, and reward metrics of the
+  kept rows only."""
+  cfg = rl_harness.tiny_config(**{"rl.algorithm": "dapo", "rl.grpo_norm": "batch",
+                                  "sampler.group_size": 4})
+  h = rl_harness.build(cfg)
+  rng = np.random.default_rng(8)
+  N, T = cfg.prompts_per_step * 4, cfg.sampler.max_new_tokens
+  mask = (np.arange(T)[None] < rng.integers(1, T + 1, N)[:, None]).astype(np.float32)
+  rewards = rng.normal(size=N).astype(np.float32)
+  keep = np.repeat(rng.permutation([1.0] * 3 + [0.0] * (cfg.prompts_per_step - 3)), 4)
+  keep = keep.astype(np.float32)
+  zeros = np.zeros((N, T), np.float32)
+  adv, _, out_mask, metrics = h.fns.advantages(rewards, mask, zeros, zeros, zeros, zeros,
+                                               zeros, keep)
+  from r1jax.rl import advantages as adv_lib  # pylint: disable=g-import-not-at-top
+  k = keep > 0
+  want = adv_lib.compute_advantages(
+      "grpo", adv_lib.AdvantageInputs(rewards[k], mask[k], 4),
+      adv_lib.AdvantageConfig(grpo_norm="batch")).advantages_NxT
+  np.testing.assert_allclose(np.asarray(adv)[k], np.asarray(want), rtol=1e-5, atol=1e-6)
+  np.testing.assert_array_equal(np.asarray(adv)[~k], 0.0)
+  np.testing.assert_array_equal(np.asarray(out_mask), mask * keep[:, None])
+  np.testing.assert_allclose(float(metrics["reward_mean"]), rewards[k].mean(), rtol=1e-5)
+
+
 def test_k1_as_a_loss_term_is_refused():
   with pytest.raises(setup_lib.ConfigError, match="config.rl.kl_estimator"):
     setup_lib.validate_config(rl_harness.tiny_config(
