@@ -155,6 +155,24 @@ def test_grad_accum_gives_the_same_update(algorithm):
   assert m1["adv_std"] > 0.5 and (algorithm != "ppo" or m1["explained_var"] != 0.0)
 
 
+def test_grad_accum_metrics_of_a_single_real_token():
+  """The smallest batch that trains: one real token, in the third of 4 microbatches. Its
+  metrics are that token's own, with grad_accum 4 as with 1 (token weights of 1, not 1/2)."""
+  over = {"optim.name": "sgd", "optim.b1": 0.0, "optim.grad_clip": 0.0, "optim.lr": 1.0}
+  h1 = rl_harness.build(rl_harness.tiny_config(**over, **{"rl.grad_accum": 1}))
+  h4 = rl_harness.build(rl_harness.tiny_config(**over, **{"rl.grad_accum": 4}))
+  batch = _batch(h1, filtered=False)
+  one = np.zeros(batch.mask_NxT.shape, np.float32)
+  one[18, 0] = 1.0
+  batch = batch._replace(mask_NxT=jnp.asarray(one), advantages_NxT=batch.advantages_NxT * one)
+  _, m1 = _update(h1, batch)
+  _, m4 = _update(h4, batch)
+  assert m1["num_tokens"] == m4["num_tokens"] == 1.0
+  for k in m1:
+    np.testing.assert_allclose(m4[k], m1[k], rtol=1e-5, atol=1e-7, err_msg=k)
+  assert abs(float(m1["adv_mean"]) - float(batch.advantages_NxT[18, 0])) < 1e-6
+
+
 # ---------------------------------------------------------------------------- 5. PPO critic.
 @pytest.mark.parametrize("critic", ["shared", "separate"])
 def test_value_loss_never_moves_the_policy(critic):
