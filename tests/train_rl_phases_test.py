@@ -141,8 +141,12 @@ def test_grad_accum_gives_the_same_update(algorithm):
   # The last of the 4 microbatches (rows 24-31) filtered out whole: it must add exactly nothing,
   # to the gradient or to any metric (extremes included).
   empty = (np.arange(batch.mask_NxT.shape[0]) < 24)[:, None]
+  # Old log-probs off the current ones (read where the old pass runs: ppo here), so the
+  # ratios and their extremes differ from microbatch to microbatch.
+  noise = np.random.default_rng(9).normal(size=batch.old_logp_NxT.shape).astype(np.float32)
   batch = batch._replace(mask_NxT=batch.mask_NxT * empty,
-                         advantages_NxT=batch.advantages_NxT * empty)
+                         advantages_NxT=batch.advantages_NxT * empty,
+                         old_logp_NxT=batch.old_logp_NxT + 0.1 * noise)
   s1, m1 = _update(h1, batch)
   s4, m4 = _update(h4, batch)
   p0 = rl_harness.host(h1.state.params)
@@ -153,6 +157,8 @@ def test_grad_accum_gives_the_same_update(algorithm):
     np.testing.assert_allclose(m4[k], m1[k], rtol=1e-5, atol=1e-7, err_msg=k)
   assert m4["num_tokens"] == m1["num_tokens"] == float(np.sum(np.asarray(batch.mask_NxT)))
   assert m1["adv_std"] > 0.5 and (algorithm != "ppo" or m1["explained_var"] != 0.0)
+  if algorithm == "ppo":
+    assert m1["ratio_min"] < 0.95 and m1["ratio_max"] > 1.05
 
 
 def test_grad_accum_metrics_of_a_single_real_token():
@@ -171,6 +177,9 @@ def test_grad_accum_metrics_of_a_single_real_token():
   for k in m1:
     np.testing.assert_allclose(m4[k], m1[k], rtol=1e-5, atol=1e-7, err_msg=k)
   assert abs(float(m1["adv_mean"]) - float(batch.advantages_NxT[18, 0])) < 1e-6
+  # On-policy (one pass): the token's ratio is exactly 1, its own min and max.
+  assert m1["ratio_min"] == m1["ratio_max"] == m4["ratio_min"] == m4["ratio_max"] == 1.0
+  assert all(np.isfinite(v) for v in m4.values())
 
 
 # ---------------------------------------------------------------------------- 5. PPO critic.
