@@ -163,7 +163,8 @@ def test_grad_accum_gives_the_same_update(algorithm):
 
 def test_grad_accum_metrics_of_a_single_real_token():
   """The smallest batch that trains: one real token, in the third of 4 microbatches. Its
-  metrics are that token's own, with grad_accum 4 as with 1 (token weights of 1, not 1/2)."""
+  metrics are that token's own, with grad_accum 4 as with 1 (token weights of 1, not 1/2);
+  and a batch with no real token reports finite zeros."""
   over = {"optim.name": "sgd", "optim.b1": 0.0, "optim.grad_clip": 0.0, "optim.lr": 1.0}
   h1 = rl_harness.build(rl_harness.tiny_config(**over, **{"rl.grad_accum": 1}))
   h4 = rl_harness.build(rl_harness.tiny_config(**over, **{"rl.grad_accum": 4}))
@@ -180,6 +181,15 @@ def test_grad_accum_metrics_of_a_single_real_token():
   # On-policy (one pass): the token's ratio is exactly 1, its own min and max.
   assert m1["ratio_min"] == m1["ratio_max"] == m4["ratio_min"] == m4["ratio_max"] == 1.0
   assert all(np.isfinite(v) for v in m4.values())
+  # No real token at all (every completion overlong-filtered, say): the extremes of an empty
+  # minibatch are 0, like its other metrics, never +-inf or the on-policy ratio 1.
+  empty = batch._replace(mask_NxT=jnp.zeros_like(batch.mask_NxT),
+                         advantages_NxT=jnp.zeros_like(batch.advantages_NxT))
+  for h in (h1, h4):
+    _, m = _update(h, empty)
+    assert m["num_tokens"] == 0.0
+    assert m["ratio_min"] == m["ratio_max"] == 0.0, (m["ratio_min"], m["ratio_max"])
+    assert all(np.isfinite(v) for v in m.values()), m
 
 
 # ---------------------------------------------------------------------------- 5. PPO critic.
