@@ -165,7 +165,7 @@ def _combine_metrics(metrics_M: dict, tokens_M: jax.Array) -> dict:
     if k in _SUMMED:
       out[k] = jnp.sum(v)
     elif k.endswith("_min"):
-      out[k] = jnp.min(jnp.where(tokens_M > 0, v, jnp.inf)) if v.ndim else v
+      out[k] = jnp.min(jnp.where(tokens_M > 0, v, jnp.inf))
       out[k] = jnp.where(jnp.any(tokens_M > 0), out[k], 0.0)
     elif k.endswith("_max"):
       out[k] = jnp.max(jnp.where(tokens_M > 0, v, -jnp.inf))
@@ -179,9 +179,8 @@ def rl_update_step(state: TrainState, batch: Rollouts, rng, *, model_config: Mod
                    optimizer: optax.GradientTransformation,
                    value_optimizer: optax.GradientTransformation | None, algo: Algorithm,
                    loss_cfg: losses.LossConfig, vf_coef: float, vf_clip: float | None,
-                   num_microbatches: int, use_ref: bool, temperature: float = 1.0,
-                   critic: str = "shared", update_policy: bool = True,
-                   old_is_current: bool = False):
+                   num_microbatches: int, use_ref: bool, temperature: float, critic: str,
+                   old_is_current: bool, update_policy: bool = True):
   """One optimizer step on a minibatch, gradients accumulated over `num_microbatches`.
 
   Every loss is normalised by the counts of the whole minibatch (tokens, sequences, rows:
