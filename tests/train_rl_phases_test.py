@@ -493,10 +493,11 @@ def test_one_step_update_without_the_old_pass_equals_the_scored_one(algorithm):
   stop-gradient; the batch's old_logp zeros) against a config whose update reads the scored
   pass (two passes: one of its optimizer steps). Same batch, SGD (the update is the gradient):
   the same parameters (rtol 1e-5, atol 1e-7) and loss. Forward values equal to float32
-  rounding, so the ratio is 1 and both are the on-policy gradient."""
+  rounding, so the ratio is 1 and both are the on-policy gradient. At sampling temperature
+  0.7, so the update's forward must use it as the scoring pass does (else the ratio is off 1)."""
   over = {"rl.algorithm": algorithm, "optim.name": "sgd", "optim.b1": 0.0,
           "optim.grad_clip": 0.0, "optim.lr": 1.0, "optim.warmup_steps": 0,
-          "rl.kl_coef": 0.05, "rl.kl_placement": "loss"}
+          "rl.kl_coef": 0.05, "rl.kl_placement": "loss", "sampler.temperature": 0.7}
   h1 = rl_harness.build(rl_harness.tiny_config(**over))
   h2 = rl_harness.build(rl_harness.tiny_config(**over, **{"rl.num_iterations": 2}))
   assert not rl_phases.rl_settings(h1.config, h1.algo).score_old
@@ -510,3 +511,6 @@ def test_one_step_update_without_the_old_pass_equals_the_scored_one(algorithm):
     moved = max(moved, float(np.max(np.abs(np.asarray(a) - c))))
   assert moved > 1e-4  # The step did something (a zero gradient would match trivially).
   np.testing.assert_allclose(m1["loss"], m2["loss"], rtol=1e-5, atol=1e-7)
+  # The scored pass and the update's forward see one distribution: every ratio is 1.
+  for k in ("ratio_min", "ratio_max"):
+    np.testing.assert_allclose(m2[k], 1.0, atol=1e-5, err_msg=k)
