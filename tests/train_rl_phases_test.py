@@ -306,6 +306,15 @@ def test_kl_in_the_reward(algorithm, name):
                              rtol=1e-5)
 
 
+def test_without_a_reference_the_update_reads_no_kl():
+  """kl_coef 0: no reference pass runs, so whatever the batch's ref_logp holds (here the old
+  log-probs plus noise) must not reach the update: its kl and kl_loss are exactly 0."""
+  h = rl_harness.build(rl_harness.tiny_config())
+  assert not rl_phases.rl_settings(h.config, h.algo).use_ref
+  _, metrics = _update(h, _batch(h))
+  assert metrics["kl"] == 0.0 and metrics["kl_loss"] == 0.0, (metrics["kl"], metrics["kl_loss"])
+
+
 @pytest.mark.parametrize("algorithm", ["grpo", "reinforce_pp"])
 def test_kl_in_the_loss_leaves_the_rewards_alone(algorithm):
   """The KL counts once. kl_placement='loss' (the trainer's jitted advantage step): the
