@@ -213,6 +213,41 @@ def test_value_loss_never_moves_the_policy(critic):
     assert "trunk" in state.value_params
 
 
+def test_the_updates_value_loss_is_the_clipped_one_and_the_critic_descends_it():
+  """PPO through the trainer's jitted update, advantages 0 so only the value loss acts, with
+  value clipping that binds (old values 0.3 off the current ones, vf_clip 0.1) and Dr. GRPO's
+  aggregation at a norm_len of 2 T: vf_loss equals a float64 NumPy reference (rtol 1e-5),
+  the reported loss is vf_coef * vf_loss, and the critic's step lowers its loss."""
+  over = {"rl.algorithm": "ppo", "rl.vf_clip": 0.1, "rl.vf_coef": 0.5,
+          "rl.aggregation": "seq_mean_token_sum_norm", "rl.norm_len": 32, "rl.value_lr": 1e-4}
+  h = rl_harness.build(rl_harness.tiny_config(**over))
+  T = h.config.sampler.max_new_tokens
+  assert T == 16
+  b = _batch(h)
+  v = np.asarray(b.old_values_NxT, np.float64)  # The current critic's values (scored).
+  rng = np.random.default_rng(7)
+  old = v + rng.choice([-0.3, 0.3], size=v.shape)
+  ret = np.asarray(b.returns_NxT, np.float64)
+  m = np.asarray(b.mask_NxT) > 0
+  b = b._replace(old_values_NxT=jnp.asarray(old, jnp.float32),
+                 advantages_NxT=jnp.zeros_like(b.advantages_NxT))
+
+  def ref_loss(values):
+    clipped = old + np.clip(values - old, -0.1, 0.1)
+    per_token = np.maximum((values - ret) ** 2, (clipped - ret) ** 2)
+    return 0.5 * np.sum(np.where(m, per_token, 0.0)) / (32 * m.shape[0])
+
+  state, metrics = _update(h, b)
+  np.testing.assert_allclose(metrics["vf_loss"], ref_loss(v), rtol=1e-5)
+  unclipped = 0.5 * np.sum(np.where(m, (v - ret) ** 2, 0.0)) / (32 * m.shape[0])
+  assert abs(ref_loss(v) - unclipped) > 1e-3 * unclipped  # The clip binds.
+  np.testing.assert_allclose(metrics["loss"], 0.5 * metrics["vf_loss"], rtol=1e-5, atol=1e-7)
+  with h.ctx():
+    _, new_values = h.fns.score(state.params, state.value_params, b.tokens_NxL, b.segment_NxL,
+                                b.positions_NxL)
+  assert ref_loss(np.asarray(new_values, np.float64)) < ref_loss(v)
+
+
 @pytest.mark.parametrize("critic", ["shared", "separate"])
 def test_the_scoring_pass_returns_the_critics_values(critic):
   """The old values that GAE and the value clip read are the critic's, from the trainer's
