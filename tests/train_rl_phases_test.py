@@ -159,6 +159,11 @@ def test_grad_accum_gives_the_same_update(algorithm):
   assert m1["adv_std"] > 0.5 and (algorithm != "ppo" or m1["explained_var"] != 0.0)
   if algorithm == "ppo":
     assert m1["ratio_min"] < 0.95 and m1["ratio_max"] > 1.05
+  # SGD at lr 1 without clipping: the step is minus the gradient, so grad_norm is its norm.
+  step_norm = np.sqrt(sum(np.sum((np.asarray(a, np.float64) - c) ** 2)
+                          for a, c in zip(jax.tree.leaves(s1.params), jax.tree.leaves(p0))))
+  assert step_norm > 1e-3
+  np.testing.assert_allclose(m1["grad_norm"], step_norm, rtol=1e-4)
 
 
 def test_grad_accum_metrics_of_a_single_real_token():
