@@ -164,6 +164,8 @@ def test_grad_accum_gives_the_same_update(algorithm):
                           for a, c in zip(jax.tree.leaves(s1.params), jax.tree.leaves(p0))))
   assert step_norm > 1e-3
   np.testing.assert_allclose(m1["grad_norm"], step_norm, rtol=1e-4)
+  # The state counts optimizer steps (saved in checkpoints), however many microbatches.
+  assert int(s1.step) == int(s4.step) == int(h1.state.step) + 1
 
 
 def test_grad_accum_metrics_of_a_single_real_token():
