@@ -164,8 +164,11 @@ def test_grad_accum_gives_the_same_update(algorithm):
                           for a, c in zip(jax.tree.leaves(s1.params), jax.tree.leaves(p0))))
   assert step_norm > 1e-3
   np.testing.assert_allclose(m1["grad_norm"], step_norm, rtol=1e-4)
-  # The state counts optimizer steps (saved in checkpoints), however many microbatches.
+  # The state counts optimizer steps (saved in checkpoints), however many microbatches, and
+  # carries the optimizer's own state forward (its schedule's step count, here).
   assert int(s1.step) == int(s4.step) == int(h1.state.step) + 1
+  before = jax.tree.leaves(rl_harness.host(h1.state.opt_state))
+  assert any(not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(s1.opt_state), before))
 
 
 def test_grad_accum_metrics_of_a_single_real_token():
