@@ -256,6 +256,10 @@ def test_the_updates_value_loss_is_the_clipped_one_and_the_critic_descends_it():
     _, new_values = h.fns.score(state.params, state.value_params, b.tokens_NxL, b.segment_NxL,
                                 b.positions_NxL)
   assert ref_loss(np.asarray(new_values, np.float64)) < ref_loss(v)
+  # The critic's AdamW moments and count move on with it.
+  before = jax.tree.leaves(rl_harness.host(h.state.value_opt_state))
+  assert any(not np.array_equal(a, b)
+             for a, b in zip(jax.tree.leaves(state.value_opt_state), before))
 
 
 @pytest.mark.parametrize("critic", ["shared", "separate"])
