@@ -294,8 +294,9 @@ def test_the_scoring_pass_returns_the_critics_values(critic):
 
 
 def test_score_step_defaults_are_one_chunk_temperature_one_and_the_shared_critic():
-  """Direct callers of rl_step.score_step get one chunk (any row count, odd included), the
-  raw distribution (temperature 1) and the value head on the policy trunk."""
+  """Direct callers of rl_step.score_step (and of completion_logprobs) get one chunk (any row
+  count, odd included), the raw distribution (temperature 1) and the value head on the policy
+  trunk; completion_logprobs computes no entropy unless asked."""
   h = rl_harness.build(rl_harness.tiny_config(**{"rl.algorithm": "ppo"}))
   rng = np.random.default_rng(6)
   value_params = jax.tree.map(lambda x: x + 0.3 * rng.normal(size=x.shape).astype(x.dtype),
@@ -309,6 +310,12 @@ def test_score_step_defaults_are_one_chunk_temperature_one_and_the_shared_critic
                             T=T, num_chunks=1, temperature=1.0, critic="shared")
   for a, b in zip(got, want):
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+  # And completion_logprobs' own defaults: no entropy, the raw distribution, the shared head.
+  logp, entropy, values = rl_step.completion_logprobs(h.state.params, h.model_config, *rows, T,
+                                                      value_params)
+  assert entropy is None
+  np.testing.assert_allclose(np.asarray(logp), np.asarray(want[0]), rtol=1e-6, atol=1e-6)
+  np.testing.assert_allclose(np.asarray(values), np.asarray(want[1]), rtol=1e-6, atol=1e-6)
 
 
 def test_critic_warmup_freezes_the_policy(tmp_path):
