@@ -90,14 +90,17 @@ def test_truncated_or_greedy_rollouts_are_refused(field, value):
 
 
 # ------------------------------------------------------------------- Batches for the update.
-def _batch(h, seed=0, filtered=True):
-  """Random rollouts of the config's shape; some rows filtered out, lengths all different."""
+def _batch(h, seed=0, filtered=True, left_pad=False):
+  """Random rollouts of the config's shape; some rows filtered out, lengths all different;
+  `left_pad`: prompts left-padded by 0-3 tokens, as the sampler's batches are."""
   cfg = h.config
   rng = np.random.default_rng(seed)
   B, G, T, P = cfg.prompts_per_step, cfg.sampler.group_size, cfg.sampler.max_new_tokens, 6
   V = h.tok.vocab_size
   prompts = rng.integers(3, V, (B, P)).astype(np.int32)
   pmask = np.ones((B, P), bool)
+  if left_pad:
+    pmask = np.arange(P)[None] >= (np.arange(B) % 4)[:, None]
   comp = rng.integers(3, V, (B * G, T)).astype(np.int32)
   lengths = rng.integers(1, T + 1, B * G)
   cmask = (np.arange(T)[None] < lengths[:, None]).astype(np.int32)
@@ -273,7 +276,8 @@ def test_the_scoring_pass_returns_the_critics_values(critic):
   rng = np.random.default_rng(5)
   value_params = jax.tree.map(lambda x: x + 0.3 * rng.normal(size=x.shape).astype(x.dtype),
                               rl_harness.host(h.state.value_params))
-  batch = _batch(h, filtered=False)
+  # Left-padded prompts: the critic must mask the padding as the policy does.
+  batch = _batch(h, filtered=False, left_pad=True)
   tokens, seg, pos = batch.tokens_NxL, batch.segment_NxL, batch.positions_NxL
   with h.ctx():
     _, values = h.fns.score(h.state.params, value_params, tokens, seg, pos)
