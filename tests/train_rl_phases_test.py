@@ -60,10 +60,12 @@ def test_process_advantage_needs_a_dense_reward():
 
 
 # ------------------------------------------------------------------------ 4. Temperature.
-def test_scoring_uses_the_sampling_temperature():
-  """At T=0.6 the trainer's scoring of sampled rollouts reproduces the sampler's own
-  log-probs (float32, atol 2e-4) and differs from the raw (T=1) distribution."""
-  cfg = rl_harness.tiny_config(**{"sampler.temperature": 0.6})
+@pytest.mark.parametrize("temperature", [0.6, 2.0])
+def test_scoring_uses_the_sampling_temperature(temperature):
+  """At T=0.6 and T=2 the trainer's scoring of sampled rollouts reproduces the sampler's own
+  log-probs (float32, atol 2e-4) and differs from the raw (T=1) distribution. (2.0 too: a
+  scorer that tested `temperature != 2.0` before dividing survived every test at 0.6.)"""
+  cfg = rl_harness.tiny_config(**{"sampler.temperature": temperature})
   h = rl_harness.build(cfg)
   from r1jax.data import pipeline, sources  # pylint: disable=g-import-not-at-top
   src = sources.get_source("arith", None, "train", "plain", **dict(cfg.data.knobs))
