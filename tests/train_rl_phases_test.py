@@ -211,10 +211,15 @@ def test_grad_accum_metrics_of_a_single_real_token():
 @pytest.mark.parametrize("critic", ["shared", "separate"])
 def test_value_loss_never_moves_the_policy(critic):
   """With zero advantages the policy gradient is zero, so only the value loss acts: the
-  policy must not move, the value model must."""
+  policy must not move, the value model must. The value head starts away from its zero
+  init: a zero head passes no gradient back to the shared trunk, with or without the
+  stop-gradient this test is about."""
   cfg = rl_harness.tiny_config(**{"rl.algorithm": "ppo", "rl.critic": critic,
                                   "optim.name": "sgd", "optim.lr": 1.0, "rl.value_lr": 1e-2})
   h = rl_harness.build(cfg)
+  noisy = jax.tree.map(lambda x: x + 0.5 * jax.random.normal(jax.random.key(7), x.shape),
+                       h.state.value_params)
+  h = h._replace(state=h.state.replace(value_params=noisy))
   batch = _batch(h)._replace(advantages_NxT=jnp.zeros_like(_batch(h).advantages_NxT))
   state, metrics = _update(h, batch)
   assert metrics["vf_loss"] > 0
