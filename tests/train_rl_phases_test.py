@@ -119,6 +119,14 @@ def _batch(h, seed=0, filtered=True, left_pad=False):
                           jnp.asarray(adv), jnp.asarray(returns), values)
 
 
+def _off_zero_value_head(h):
+  """The harness with its value params moved off their init (the head's is all zeros, which
+  passes no gradient to the trunk and makes every value 0)."""
+  noisy = jax.tree.map(lambda x: x + 0.5 * jax.random.normal(jax.random.key(7), x.shape),
+                       h.state.value_params)
+  return h._replace(state=h.state.replace(value_params=noisy))
+
+
 def _update(h, batch):
   with h.ctx():
     state, metrics = h.fns.update(jax.tree.map(jnp.copy, h.state), batch, None)
@@ -139,9 +147,7 @@ def test_grad_accum_gives_the_same_update(algorithm):
   h1 = rl_harness.build(rl_harness.tiny_config(**over, **{"rl.grad_accum": 1}))
   h4 = rl_harness.build(rl_harness.tiny_config(**over, **{"rl.grad_accum": 4}))
   if algorithm == "ppo":  # A value head that is not all zeros, so explained_var means something.
-    noisy = jax.tree.map(lambda x: x + 0.5 * jax.random.normal(jax.random.key(7), x.shape),
-                         h1.state.value_params)
-    h1, h4 = (h._replace(state=h.state.replace(value_params=noisy)) for h in (h1, h4))
+    h1, h4 = _off_zero_value_head(h1), _off_zero_value_head(h4)
   batch = _batch(h1)
   # The last of the 4 microbatches (rows 24-31) filtered out whole: it must add exactly nothing,
   # to the gradient or to any metric (extremes included).
@@ -216,10 +222,7 @@ def test_value_loss_never_moves_the_policy(critic):
   stop-gradient this test is about."""
   cfg = rl_harness.tiny_config(**{"rl.algorithm": "ppo", "rl.critic": critic,
                                   "optim.name": "sgd", "optim.lr": 1.0, "rl.value_lr": 1e-2})
-  h = rl_harness.build(cfg)
-  noisy = jax.tree.map(lambda x: x + 0.5 * jax.random.normal(jax.random.key(7), x.shape),
-                       h.state.value_params)
-  h = h._replace(state=h.state.replace(value_params=noisy))
+  h = _off_zero_value_head(rl_harness.build(cfg))
   batch = _batch(h)._replace(advantages_NxT=jnp.zeros_like(_batch(h).advantages_NxT))
   state, metrics = _update(h, batch)
   assert metrics["vf_loss"] > 0
