@@ -2,9 +2,9 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-# Tests get 8 host CPU devices (tests/conftest.py) so sharding runs on a real mesh; the demo
-# uses the machine's real devices.
-TEST_ENV := XLA_FLAGS="$(shell cd tests && $(PYTHON) -c 'import xla_env; print(xla_env.flags(8))')"
+# Tests get 8 host CPU devices (tests/xla_env.py, tests/conftest.py) so sharding runs on a real
+# mesh; the demo uses the machine's real devices.
+TEST_ENV := $(shell cd tests && $(PYTHON) -c 'import xla_env; print(" ".join(f"{k}=\"{v}\"" for k, v in xla_env.env(8).items()))')
 # Test files run in parallel over this many pytest-xdist workers (one file stays on one worker:
 # its module fixtures are built once), in collection order: tests/conftest.py puts the longest
 # file (the learning runs) first. 2 fits the 2-core CI machine; raise it on bigger ones.

@@ -4,7 +4,8 @@ import os
 
 import xla_env
 
-os.environ.setdefault("XLA_FLAGS", xla_env.flags(8))
+for _key, _value in xla_env.env(8).items():
+  os.environ.setdefault(_key, _value)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 

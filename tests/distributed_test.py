@@ -113,7 +113,7 @@ def _free_port() -> int:
 
 def _env(devices: int) -> dict:
   env = dict(os.environ)
-  env["XLA_FLAGS"] = xla_env.flags(devices)
+  env.update(xla_env.env(devices))
   env["PYTHONPATH"] = str(REPO)
   return env
 

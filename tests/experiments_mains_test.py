@@ -35,7 +35,7 @@ def _main(name, config, workdir, *flags, kill_on=None):
   # One CPU device, as a laptop run of these commands: the mesh paths are tested in-process,
   # and 8 virtual devices on 2 cores only slow a subprocess's compiles down.
   env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(REPO),
-             XLA_FLAGS=xla_env.flags(1))
+             **xla_env.env(1))
   proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                           env=env, cwd=REPO)
   out, killed = [], False

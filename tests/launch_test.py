@@ -118,7 +118,7 @@ def test_gpu_slurm_job_runs_one_process_per_node(tmp_path):
   repo = LAUNCH.parent
   env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}",
          "VENV": str(pathlib.Path(sys.executable).parent.parent), "SBATCH": "sbatch",
-         "PYTHONPATH": str(repo), "XLA_FLAGS": xla_env.flags(4)}
+         "PYTHONPATH": str(repo), **xla_env.env(4)}
   env.pop("DRY_RUN", None)
   out = subprocess.run(["bash", str(LAUNCH / "gpu_slurm.sh"), "--nodes", "2", "--config",
                         str(repo / "tests/configs/tiny_resume.py"), "--workdir",

@@ -140,7 +140,7 @@ _REMAT_SCRIPT = textwrap.dedent("""
 
 def test_embedding_lookup_needs_no_involuntary_rematerialization():
   env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="0", JAX_PLATFORMS="cpu",
-             XLA_FLAGS=xla_env.flags(8))
+             **xla_env.env(8))
   out = subprocess.run([sys.executable, "-c", _REMAT_SCRIPT], capture_output=True, text=True,
                        env=env, timeout=300, check=True)
   assert "compiled" in out.stdout

@@ -24,7 +24,7 @@ RUNNER = REPO / "tests" / "learning_run.py"
 
 def _run(*args, timeout=900) -> str:
   env = dict(os.environ, PYTHONPATH=str(REPO),
-             XLA_FLAGS=xla_env.flags(1, fast_compile=False))  # Mostly run time.
+             **xla_env.env(1, fast_compile=False))  # Mostly run time.
   out = subprocess.run([sys.executable, str(RUNNER), *map(str, args)], env=env,
                        capture_output=True, text=True, timeout=timeout)
   assert out.returncode == 0, (out.stdout + out.stderr)[-4000:]
