@@ -410,6 +410,8 @@ def test_fuzz_fractions_against_exact_reference(p, q, r, s):
     ("so the answer is 5\nline two\nline three", "5"),
     # An escaped \$ is a currency sign, never a math delimiter.
     ("It cost \\$5 so x is $x = 2$", "x = 2"),
+    # ... and inside math it reads as a blank, not as part of the answer.
+    ("so the total is $\\$18$", "18"),
     # Math spans holding prose (two or more words) are skipped for the last real one.
     ("so $x$ then $the cat$", "x"),
 ])

@@ -14,9 +14,10 @@ holds its thread. With 8 devices on 2 cores the pool has exactly 8 threads, so t
 8-device programs in flight at once can hold all 8 threads in their collectives while the last
 device's part of the first program waits for a thread: a deadlock, which XLA ends by aborting the
 process ("Expected 8 threads to join the rendezvous, but only 1 of them arrived"). It was seen
-in 5 of 14 runs of the trainer test files with the classic emitters (not so far with the
-default ones, whose timing differs). NPROC, which XLA reads at start-up, sizes
-the pools at 4 threads per device, so it takes 4 such programs in flight at once to block them.
+in 5 of 14 runs of the trainer test files with the classic emitters and default pools, and
+earlier in long in-process runs with the default emitters (why the learning runs run on one
+device). NPROC, which XLA reads at start-up, sizes the pools at 4 threads per device, so it
+takes 4 such programs in flight at once to block them all.
 """
 import os
 
