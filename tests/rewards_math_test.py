@@ -408,6 +408,8 @@ def test_fuzz_fractions_against_exact_reference(p, q, r, s):
     # 'The answer is' reads to the end of its line only.
     ("so the answer is 5\nand more text here", "5"),
     ("so the answer is 5\nline two\nline three", "5"),
+    # Only dollar signs are stripped from around the answer (an 'X' is an answer).
+    ("so the answer is X", "X"),
     # An escaped \$ is a currency sign, never a math delimiter.
     ("It cost \\$5 so x is $x = 2$", "x = 2"),
     # ... and inside math it reads as a blank, not as part of the answer.
