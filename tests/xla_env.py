@@ -16,8 +16,11 @@ device's part of the first program waits for a thread: a deadlock, which XLA end
 process ("Expected 8 threads to join the rendezvous, but only 1 of them arrived"). It was seen
 in 5 of 14 runs of the trainer test files with the classic emitters and default pools, and
 earlier in long in-process runs with the default emitters (why the learning runs run on one
-device). NPROC, which XLA reads at start-up, sizes the pools at 4 threads per device, so it
-takes 4 such programs in flight at once to block them all.
+device). NPROC, which XLA reads at start-up, sizes the pools at 8 threads per device, so it
+takes 8 such programs in flight at once to block them all (the trainer's loops can
+have several: each minibatch's gather or batch transfer does not wait for the previous
+optimizer step; the aborts whose stacks were kept were in the RL update loop and the SFT step
+loop).
 """
 import os
 
@@ -33,5 +36,5 @@ def flags(devices: int, fast_compile: bool = True) -> str:
 
 def env(devices: int, fast_compile: bool = True) -> dict:
   """The environment variables that set up XLA for a CPU process with `devices` devices."""
-  threads = 4 * devices if devices > 1 else os.cpu_count() or 1
+  threads = 8 * devices if devices > 1 else os.cpu_count() or 1
   return {"XLA_FLAGS": flags(devices, fast_compile), "NPROC": str(threads)}
