@@ -422,6 +422,17 @@ def test_flexible_extraction_edge_cases(text, want):
   assert rm.extract_answer(text, "flexible") == want
 
 
+def test_matching_brace_skips_escapes_and_honours_stop():
+  """The brace matcher the box reader and the length reward share (found by mutation testing:
+  every caller passes `stop`, and no box held an escaped brace)."""
+  s = "{a\\}b{c}}x"  # '{' 0, escaped '}' 3, nested '{c}' 5-7, the closer at 8.
+  assert rm.matching_brace(s, 0) == 8
+  assert rm.matching_brace(s, 0, stop=9) == 8
+  assert rm.matching_brace(s, 0, stop=8) == -1  # The closer must lie before `stop`.
+  assert rm.matching_brace(s, 0, stop=100) == 8  # A stop past the end is the end.
+  assert rm.matching_brace("{a", 0) == -1
+
+
 def test_bounds_hold_exactly_at_their_limits():
   """Each input bound at its value and one past it (found by hand-applied mutants)."""
   box = "\\boxed{7}"
