@@ -270,6 +270,23 @@ def test_process_hand_computed_three_steps():
   np.testing.assert_allclose(out.returns_NxT, (want_ret + [[1.0], [0.0]]) * mask, rtol=1e-6)
 
 
+def test_process_group_of_equal_step_rewards_gets_zero_advantage():
+  """Every step of the group earns the same reward: no signal, advantages exactly 0 (found by
+  mutation testing: no process test had such a group)."""
+  mask = np.zeros((2, 6), np.float32)
+  mask[0, :5] = 1
+  mask[1, :] = 1
+  step_r = np.zeros((2, 6), np.float32)
+  step_m = np.zeros((2, 6), np.float32)
+  for i, ends in ((0, [1, 4]), (1, [2, 3, 5])):
+    step_r[i, ends] = 0.3
+    step_m[i, ends] = 1
+  inputs = AdvantageInputs(jnp.array([1.0, 0.0]), jnp.asarray(mask), 2,
+                           step_rewards_NxT=jnp.asarray(step_r), step_mask_NxT=jnp.asarray(step_m))
+  out = adv_lib.compute_advantages("process", inputs)
+  np.testing.assert_array_equal(out.advantages_NxT, 0.0)
+
+
 # ------------------------------------------------------------------ Edge cases, jit, errors.
 def test_fully_masked_batch_gives_zeros_everywhere():
   inputs, _, _ = _inputs(7)
