@@ -433,6 +433,18 @@ def test_matching_brace_skips_escapes_and_honours_stop():
   assert rm.matching_brace("{a", 0) == -1
 
 
+@pytest.mark.parametrize("text", [
+    "so \\boxed   ",  # Only spaces after the box: no argument (and no read past the end).
+    "so \\boxed",  # Nothing after it.
+    "see \\boxedfoo",  # Another macro's name, not a box.
+    "see \\boxeda5",
+])
+def test_what_is_not_a_box(text):
+  """Found by mutation testing (tests/MUTANTS.md): each case fails a surviving `_box_at`
+  mutant (an index past the end, a missing match read, the name check cut short)."""
+  assert rm.extract_answer(text) is None
+
+
 def test_bounds_hold_exactly_at_their_limits():
   """Each input bound at its value and one past it (found by hand-applied mutants)."""
   box = "\\boxed{7}"
