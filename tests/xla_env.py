@@ -37,5 +37,7 @@ def flags(devices: int, fast_compile: bool = True) -> str:
 
 def env(devices: int, fast_compile: bool = True) -> dict:
   """The environment variables that set up XLA for a CPU process with `devices` devices."""
+  # One device runs no collectives: XLA's default pool (the core count), set explicitly so a
+  # subprocess does not inherit the test process's larger NPROC.
   threads = 8 * devices if devices > 1 else os.cpu_count() or 1
   return {"XLA_FLAGS": flags(devices, fast_compile), "NPROC": str(threads)}
