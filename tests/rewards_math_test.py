@@ -438,6 +438,9 @@ def test_matching_brace_skips_escapes_and_honours_stop():
     "so \\boxed",  # Nothing after it.
     "see \\boxedfoo",  # Another macro's name, not a box.
     "see \\boxeda5",
+    # A list whose last box is cut off (a truncated completion) is no answer; the boxes before
+    # it are not read as one (a "not found" read as an index made this "1,").
+    "so \\boxed{1}, \\boxed{2",
 ])
 def test_what_is_not_a_box(text):
   """Found by mutation testing (tests/MUTANTS.md): each case fails a surviving `_box_at`

@@ -177,14 +177,19 @@ def test_rloo_is_scaled_mean_baseline():
 
 
 # ----------------------------------------------------------------- Token-level estimators.
-@pytest.mark.parametrize("gamma,kl_coef", [(1.0, 0.0), (0.9, 0.1)])
-def test_reinforce_pp_matches_numpy(gamma, kl_coef):
+# scale 1e-6: rewards whose spread is about eps, so whitening's std + eps is not std alone (a
+# std - eps mutant survived every O(1) batch).
+@pytest.mark.parametrize("gamma,kl_coef,scale", [(1.0, 0.0, 1.0), (0.9, 0.1, 1.0), (1.0, 0.0, 1e-6)])
+def test_reinforce_pp_matches_numpy(gamma, kl_coef, scale):
   inputs, r, mask = _inputs(3)
+  inputs = inputs.replace(rewards_N=inputs.rewards_N * scale)
+  r = np.asarray(inputs.rewards_N, np.float64)
   cfg = AdvantageConfig(gamma=gamma, kl_coef=kl_coef)
   out = adv_lib.compute_advantages("reinforce_pp", inputs, cfg)
   tr = _np_token_rewards(r, mask, np.asarray(inputs.kl_NxT, np.float64), kl_coef)
   ret = _np_returns(tr, mask, gamma)
   _check(out, _np_whiten(ret, mask), ret, mask)
+  np.testing.assert_allclose(out.returns_NxT, ret, rtol=RTOL, atol=ATOL * scale)
 
 
 @pytest.mark.parametrize("gamma,lam,whiten", [(1.0, 0.95, True), (0.9, 0.8, False)])
@@ -226,9 +231,11 @@ def _np_process(step_r, steps, mask, r, cfg):
   return adv, ret
 
 
-@pytest.mark.parametrize("add_outcome", [False, True])
-def test_process_matches_numpy(add_outcome):
+# scale 1e-6: step rewards whose spread is about eps (the std + eps of the scaling).
+@pytest.mark.parametrize("add_outcome,scale", [(False, 1.0), (True, 1.0), (False, 1e-6)])
+def test_process_matches_numpy(add_outcome, scale):
   inputs, r, mask = _inputs(6)
+  inputs = inputs.replace(step_rewards_NxT=inputs.step_rewards_NxT * scale)
   step_r = np.asarray(inputs.step_rewards_NxT, np.float64)
   out = adv_lib.compute_advantages("process", inputs, AdvantageConfig(add_outcome=add_outcome))
   want_adv, want_ret = _np_process(step_r, (step_r != 0) & mask, mask, r,
@@ -271,20 +278,31 @@ def test_process_hand_computed_three_steps():
 
 
 def test_process_group_of_equal_step_rewards_gets_zero_advantage():
-  """Every step of the group earns the same reward: no signal, advantages exactly 0 (found by
-  mutation testing: no process test had such a group)."""
-  mask = np.zeros((2, 6), np.float32)
-  mask[0, :5] = 1
-  mask[1, :] = 1
-  step_r = np.zeros((2, 6), np.float32)
-  step_m = np.zeros((2, 6), np.float32)
-  for i, ends in ((0, [1, 4]), (1, [2, 3, 5])):
+  """Every step of a group earns the same reward: no signal, advantages exactly 0 (found by
+  mutation testing: no process test had such a group). Its seven steps of 0.3 have a float32
+  mean that is not exactly 0.3 (checked), so the equal-group check, not the arithmetic, gives
+  the zeros. In the second group every token is a step and the rewards differ: it keeps its
+  advantages (the check reads the rewards of the steps, not the step mask alone)."""
+  mask = np.ones((4, 6), np.float32)
+  mask[0, 5] = 0
+  step_r = np.zeros((4, 6), np.float32)
+  step_m = np.zeros((4, 6), np.float32)
+  for i, ends in ((0, [1, 4]), (1, [0, 1, 2, 3, 5])):
     step_r[i, ends] = 0.3
     step_m[i, ends] = 1
-  inputs = AdvantageInputs(jnp.array([1.0, 0.0]), jnp.asarray(mask), 2,
+  step_r[2:] = np.random.default_rng(0).normal(size=(2, 6))
+  step_m[2:] = 1
+  mean, _ = adv_lib._mean_std(jnp.asarray(step_r[:2].reshape(1, -1)),
+                              jnp.asarray(step_m[:2].reshape(1, -1), bool), axis=1)
+  assert float(mean[0]) != float(np.float32(0.3))
+  inputs = AdvantageInputs(jnp.array([1.0, 0.0, 1.0, 0.0]), jnp.asarray(mask), 2,
                            step_rewards_NxT=jnp.asarray(step_r), step_mask_NxT=jnp.asarray(step_m))
   out = adv_lib.compute_advantages("process", inputs)
-  np.testing.assert_array_equal(out.advantages_NxT, 0.0)
+  np.testing.assert_array_equal(out.advantages_NxT[:2], 0.0)
+  vals = step_r[2:].astype(np.float64)
+  norm = (vals - vals.mean()) / (_std1(vals.ravel()) + EPS)
+  want = np.cumsum(norm[:, ::-1], axis=1)[:, ::-1]  # The sum of the steps at or after t.
+  np.testing.assert_allclose(out.advantages_NxT[2:], want, rtol=RTOL, atol=ATOL)
 
 
 # ------------------------------------------------------------------ Edge cases, jit, errors.
