@@ -179,7 +179,8 @@ def test_rloo_is_scaled_mean_baseline():
 # ----------------------------------------------------------------- Token-level estimators.
 # scale 1e-6: rewards whose spread is about eps, so whitening's std + eps is not std alone (a
 # std - eps mutant survived every O(1) batch).
-@pytest.mark.parametrize("gamma,kl_coef,scale", [(1.0, 0.0, 1.0), (0.9, 0.1, 1.0), (1.0, 0.0, 1e-6)])
+@pytest.mark.parametrize("gamma,kl_coef,scale",
+                         [(1.0, 0.0, 1.0), (0.9, 0.1, 1.0), (1.0, 0.0, 1e-6)])
 def test_reinforce_pp_matches_numpy(gamma, kl_coef, scale):
   inputs, r, mask = _inputs(3)
   inputs = inputs.replace(rewards_N=inputs.rewards_N * scale)
