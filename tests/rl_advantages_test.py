@@ -203,6 +203,26 @@ def test_gae_matches_numpy(gamma, lam, whiten):
   _check(out, _np_whiten(a, mask) if whiten else a, ret, mask)
 
 
+def test_discounted_returns_and_gae_themselves_match_numpy_and_zero_the_padding():
+  # The public helpers on dense token rewards (every real token rewarded, unlike the
+  # estimators' last-token rewards), padding holes included. Their outputs at padding are 0:
+  # the estimators mask them again, but a direct caller reads these arrays as they are.
+  inputs, _, mask = _inputs(6)
+  rng = np.random.default_rng(6)
+  tr = np.where(mask, rng.normal(size=mask.shape), 0.0)
+  v = np.asarray(inputs.values_NxT, np.float64)
+  for gamma in (1.0, 0.9):
+    got = adv_lib.discounted_returns(jnp.asarray(tr, jnp.float32), inputs.mask_NxT, gamma)
+    assert got.dtype == jnp.float32
+    np.testing.assert_allclose(got, _np_returns(tr, mask, gamma), rtol=RTOL, atol=ATOL)
+  a, ret = adv_lib.gae(inputs.values_NxT, jnp.asarray(tr, jnp.float32), inputs.mask_NxT, 0.9,
+                       0.8)
+  want_a, want_ret = _np_gae(v, tr, mask, 0.9, 0.8)
+  np.testing.assert_allclose(a, want_a, rtol=RTOL, atol=ATOL)
+  np.testing.assert_allclose(ret, want_ret, rtol=RTOL, atol=ATOL)
+  assert not np.any(np.asarray(got)[~mask]) and not np.any(np.asarray(a)[~mask])
+
+
 def test_gae_with_gamma_lambda_one_is_return_minus_value():
   inputs, r, mask = _inputs(5)
   out = adv_lib.compute_advantages("gae", inputs,
