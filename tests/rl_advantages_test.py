@@ -123,17 +123,25 @@ def _check(out, want_adv, want_ret, mask):
     ("dr_grpo", AdvantageConfig()),
     ("rloo", AdvantageConfig()),
 ])
-def test_outcome_estimators_match_numpy(name, cfg):
+# scale=1e-6: rewards whose spread is about epsilon, where std + eps and std - eps differ (on
+# O(1) spreads they differ by 2e-6 relative, inside the tolerance).
+@pytest.mark.parametrize("scale", [1.0, 1e-6])
+def test_outcome_estimators_match_numpy(name, cfg, scale):
   keep = np.ones(N, bool)
   keep[:G] = False  # A filtered group: zero advantages, and out of the batch statistics.
   inputs, r, mask = _inputs(keep=keep)
+  inputs = inputs.replace(rewards_N=inputs.rewards_N * scale)
+  r = np.asarray(inputs.rewards_N, np.float64)
   out = adv_lib.compute_advantages(name, inputs, cfg)
   row_mask = mask & keep[:, None]
   want = np.where(row_mask, _np_outcome(name, r, keep, cfg)[:, None], 0.0)
-  _check(out, want, np.where(row_mask, r[:, None], 0.0), row_mask)
+  want_ret = np.where(row_mask, r[:, None], 0.0)
+  _check(out, want, want_ret, row_mask)
+  np.testing.assert_allclose(out.advantages_NxT, want, rtol=RTOL, atol=ATOL * scale)
+  np.testing.assert_allclose(out.returns_NxT, want_ret, rtol=RTOL, atol=ATOL * scale)
   # Non-degenerate: the two mixed kept groups give advantages well away from zero.
-  assert np.abs(want[4:8][row_mask[4:8]]).min() > 0.1
-  assert np.abs(want[12:16][row_mask[12:16]]).min() > 0.1
+  assert np.abs(want[4:8][row_mask[4:8]]).min() > 0.1 * scale
+  assert np.abs(want[12:16][row_mask[12:16]]).min() > 0.1 * scale
   np.testing.assert_allclose(out.metrics["reward_mean"], r[keep].mean(), rtol=RTOL)
   if cfg.grpo_norm != "batch":  # Group-centred: an all-equal group has zero advantage.
     np.testing.assert_array_equal(np.asarray(out.advantages_NxT)[8:12], 0.0)
