@@ -105,13 +105,27 @@ def _inputs(seed=0, keep=None):
   return inputs, rewards.astype(np.float64), mask
 
 
-def _check(out, want_adv, want_ret, mask):
+def _check(out, want_adv, want_ret, mask, r, keep=None):
+  """Advantages, returns and every metric of the module docstring against float64."""
   assert out.advantages_NxT.dtype == jnp.float32 and out.advantages_NxT.shape == (N, T)
   np.testing.assert_allclose(out.advantages_NxT, want_adv, rtol=RTOL, atol=ATOL)
   np.testing.assert_allclose(out.returns_NxT, want_ret, rtol=RTOL, atol=ATOL)
   m = mask.astype(bool)
-  np.testing.assert_allclose(out.metrics["adv_mean"], want_adv[m].mean(), rtol=RTOL, atol=ATOL)
-  np.testing.assert_allclose(out.metrics["adv_max"], want_adv[m].max(), rtol=RTOL, atol=ATOL)
+  keep = np.ones(N, bool) if keep is None else keep
+  rows = m.any(axis=1)
+  want = {
+      "reward_mean": r[keep].mean(),
+      "reward_std": r[keep].std(),
+      "adv_mean": want_adv[m].mean(),
+      "adv_std": want_adv[m].std(),
+      "adv_min": want_adv[m].min(),
+      "adv_max": want_adv[m].max(),
+      "return_mean": want_ret[m].mean(),
+      "within_completion_std": np.mean([want_adv[i][m[i]].std() for i in np.flatnonzero(rows)]),
+  }
+  assert set(out.metrics) == set(want)
+  for k, v in want.items():
+    np.testing.assert_allclose(out.metrics[k], v, rtol=RTOL, atol=ATOL, err_msg=k)
 
 
 # ---------------------------------------------------------------------------- Outcome family.
@@ -136,7 +150,7 @@ def test_outcome_estimators_match_numpy(name, cfg, scale):
   row_mask = mask & keep[:, None]
   want = np.where(row_mask, _np_outcome(name, r, keep, cfg)[:, None], 0.0)
   want_ret = np.where(row_mask, r[:, None], 0.0)
-  _check(out, want, want_ret, row_mask)
+  _check(out, want, want_ret, row_mask, r, keep)
   np.testing.assert_allclose(out.advantages_NxT, want, rtol=RTOL, atol=ATOL * scale)
   np.testing.assert_allclose(out.returns_NxT, want_ret, rtol=RTOL, atol=ATOL * scale)
   # Non-degenerate: the two mixed kept groups give advantages well away from zero.
@@ -197,7 +211,7 @@ def test_reinforce_pp_matches_numpy(gamma, kl_coef, scale):
   out = adv_lib.compute_advantages("reinforce_pp", inputs, cfg)
   tr = _np_token_rewards(r, mask, np.asarray(inputs.kl_NxT, np.float64), kl_coef)
   ret = _np_returns(tr, mask, gamma)
-  _check(out, _np_whiten(ret, mask), ret, mask)
+  _check(out, _np_whiten(ret, mask), ret, mask, r)
   np.testing.assert_allclose(out.returns_NxT, ret, rtol=RTOL, atol=ATOL * scale)
 
 
@@ -208,7 +222,7 @@ def test_gae_matches_numpy(gamma, lam, whiten):
   out = adv_lib.compute_advantages("gae", inputs, cfg)
   tr = _np_token_rewards(r, mask, np.asarray(inputs.kl_NxT, np.float64), 0.05)
   a, ret = _np_gae(np.asarray(inputs.values_NxT, np.float64), tr, mask, gamma, lam)
-  _check(out, _np_whiten(a, mask) if whiten else a, ret, mask)
+  _check(out, _np_whiten(a, mask) if whiten else a, ret, mask, r)
 
 
 def test_discounted_returns_and_gae_themselves_match_numpy_and_zero_the_padding():
@@ -269,7 +283,7 @@ def test_process_matches_numpy(add_outcome, scale):
   out = adv_lib.compute_advantages("process", inputs, AdvantageConfig(add_outcome=add_outcome))
   want_adv, want_ret = _np_process(step_r, (step_r != 0) & mask, mask, r,
                                    AdvantageConfig(add_outcome=add_outcome))
-  _check(out, want_adv, want_ret, mask)
+  _check(out, want_adv, want_ret, mask, r)
 
 
 def test_process_hand_computed_three_steps():
