@@ -375,6 +375,12 @@ def test_input_errors_name_the_field():
     adv_lib.compute_advantages("grpo", inputs.replace(group_size=5))
   with pytest.raises(ValueError, match="group_size"):
     adv_lib.compute_advantages("rloo", inputs.replace(group_size=1))
+  for bad in (4.0, 0, -4):  # Not an int (though it divides N), zero, negative.
+    with pytest.raises(ValueError, match="group_size"):
+      adv_lib.compute_advantages("grpo", inputs.replace(group_size=bad))
+  for mask in (jnp.ones((N,)), jnp.ones((N + 1, T)), jnp.ones((N, T, 1))):
+    with pytest.raises(ValueError, match=r"mask_NxT shape .* must be \[N=16, T\]"):
+      adv_lib.compute_advantages("grpo", inputs.replace(mask_NxT=mask))
   with pytest.raises(ValueError, match="values_NxT"):
     adv_lib.compute_advantages("gae", inputs.replace(values_NxT=None))
   with pytest.raises(ValueError, match="step_rewards_NxT"):
@@ -392,6 +398,17 @@ def test_input_errors_name_the_field():
 
 
 # ------------------------------------------- Defaults and edges (mutation-testing survivors).
+@pytest.mark.parametrize("name", ["reinforce_pp", "gae"])
+def test_group_size_one_is_valid_where_the_estimator_has_no_groups(name):
+  # PPO-style runs sample one completion per prompt; their estimators never read the groups.
+  inputs, _, _ = _inputs(7)
+  cfg = AdvantageConfig(kl_coef=0.05)
+  want = adv_lib.compute_advantages(name, inputs, cfg)
+  got = adv_lib.compute_advantages(name, inputs.replace(group_size=1), cfg)
+  np.testing.assert_array_equal(got.advantages_NxT, want.advantages_NxT)
+  assert np.abs(np.asarray(got.advantages_NxT)).max() > 0.1
+
+
 def test_defaults_are_the_documented_ones():
   """The references above read EPS from the default config, so they cannot see its value."""
   assert AdvantageConfig() == AdvantageConfig(
