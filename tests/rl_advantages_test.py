@@ -398,6 +398,21 @@ def test_input_errors_name_the_field():
 
 
 # ------------------------------------------- Defaults and edges (mutation-testing survivors).
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_metrics_of_a_batch_whose_advantages_all_have_one_sign(sign):
+  # Every other batch here has advantages of both signs, so a padding fill of 0 (not +-inf)
+  # in adv_min or adv_max would pass them all; with values of -+10, GAE's every real
+  # advantage has the sign `sign`.
+  inputs, r, mask = _inputs(8)
+  v = np.full((N, T), -10.0 * sign)
+  inputs = inputs.replace(values_NxT=jnp.asarray(v, jnp.float32))
+  out = adv_lib.compute_advantages("gae", inputs,
+                                   AdvantageConfig(gamma=0.9, lam=1.0, whiten=False))
+  a, ret = _np_gae(v, _np_token_rewards(r, mask, np.zeros((N, T)), 0.0), mask, 0.9, 1.0)
+  assert (sign * a[mask]).min() > 0.5
+  _check(out, a, ret, mask, r)
+
+
 @pytest.mark.parametrize("name", ["reinforce_pp", "gae"])
 def test_group_size_one_is_valid_where_the_estimator_has_no_groups(name):
   # PPO-style runs sample one completion per prompt; their estimators never read the groups.
