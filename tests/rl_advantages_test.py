@@ -237,12 +237,13 @@ def test_discounted_returns_and_gae_themselves_match_numpy_and_zero_the_padding(
     got = adv_lib.discounted_returns(jnp.asarray(tr, jnp.float32), inputs.mask_NxT, gamma)
     assert got.dtype == jnp.float32
     np.testing.assert_allclose(got, _np_returns(tr, mask, gamma), rtol=RTOL, atol=ATOL)
+    assert not np.any(np.asarray(got)[~mask])
   a, ret = adv_lib.gae(inputs.values_NxT, jnp.asarray(tr, jnp.float32), inputs.mask_NxT, 0.9,
                        0.8)
   want_a, want_ret = _np_gae(v, tr, mask, 0.9, 0.8)
   np.testing.assert_allclose(a, want_a, rtol=RTOL, atol=ATOL)
   np.testing.assert_allclose(ret, want_ret, rtol=RTOL, atol=ATOL)
-  assert not np.any(np.asarray(got)[~mask]) and not np.any(np.asarray(a)[~mask])
+  assert not np.any(np.asarray(a)[~mask]) and not np.any(np.asarray(ret)[~mask])
 
 
 def test_gae_with_gamma_lambda_one_is_return_minus_value():
