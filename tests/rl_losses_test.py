@@ -122,8 +122,10 @@ def test_kl_estimator_choice_and_reward_mode(kind):
   logp, old, adv, mask, ref, _ = _batch(1)
   for in_loss in (True, False):
     if kind == "k1" and in_loss:
-      with pytest.raises(ValueError, match="k1.*cannot be a loss term"):
+      with pytest.raises(ValueError) as e:
         LossConfig(kl_coef=0.1, kl_estimator=kind, kl_in_loss=True)
+      assert str(e.value) == ("LossConfig.kl_estimator='k1' cannot be a loss term (its expected "
+                              "gradient is zero); use k2 or k3, or put the KL in the reward")
       continue
     cfg = LossConfig(kl_coef=0.1, kl_estimator=kind, kl_in_loss=in_loss,
                      aggregation="seq_mean_token_mean")
@@ -343,21 +345,33 @@ def test_entropy_from_logits_matches_numpy_and_is_stable():
   np.testing.assert_allclose(grad(logits), -p * (lp + want[..., None]), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("field,value", [
-    ("eps_low", 1.0), ("eps_high", -0.1), ("dual_clip_c", 1.0), ("aggregation", "sum"),
-    ("norm_len", 0), ("kl_coef", -1.0), ("kl_estimator", "k9")])
-def test_config_errors_name_the_field(field, value):
-  with pytest.raises(ValueError, match=field):
+@pytest.mark.parametrize("field,value,message", [
+    ("eps_low", 1.0, "LossConfig.eps_low=1.0 must be in [0, 1)"),
+    ("eps_low", -0.1, "LossConfig.eps_low=-0.1 must be in [0, 1)"),
+    ("eps_high", -0.1, "LossConfig.eps_high=-0.1 must be >= 0"),
+    ("dual_clip_c", 1.0, "LossConfig.dual_clip_c=1.0 must be > 1 (or None)"),
+    ("aggregation", "sum", "LossConfig.aggregation='sum'; expected one of ('token_mean', "
+     "'seq_mean_token_mean', 'seq_mean_token_sum_norm')"),
+    ("norm_len", 0, "LossConfig.norm_len=0 must be > 0 (or None)"),
+    ("kl_coef", -1.0, "LossConfig.kl_coef=-1.0 must be >= 0"),
+    ("kl_estimator", "k9", "LossConfig.kl_estimator='k9'; expected one of ['k1', 'k2', 'k3']")])
+def test_config_errors_name_the_field(field, value, message):
+  """The whole message: the field, the bad value and what is allowed."""
+  with pytest.raises(ValueError) as e:
     LossConfig(**{field: value})
+  assert str(e.value) == message
 
 
 def test_call_errors_are_clear():
   logp, old, adv, mask, ref, ent = _batch()
-  with pytest.raises(ValueError, match="ppo2"):
+  # Whole messages, anchored: each names the bad value or field and what is expected.
+  with pytest.raises(ValueError, match=r"^policy loss name='ppo2'; expected one of "
+                     r"\['gspo', 'ppo_clip'\]$"):
     losses.policy_loss("ppo2", logp, old, adv, mask, LossConfig())
-  with pytest.raises(ValueError, match="ref_logp_NxT"):
+  with pytest.raises(ValueError, match=r"^LossConfig\.kl_coef > 0 with kl_in_loss=True needs "
+                     r"ref_logp_NxT$"):
     losses.policy_loss("ppo_clip", logp, old, adv, mask, LossConfig(kl_coef=0.1))
-  with pytest.raises(ValueError, match="entropy_NxT"):
+  with pytest.raises(ValueError, match=r"^LossConfig\.entropy_coef != 0 needs entropy_NxT$"):
     losses.policy_loss("ppo_clip", logp, old, adv, mask, LossConfig(entropy_coef=0.1))
 
 
