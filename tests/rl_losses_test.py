@@ -137,6 +137,19 @@ def test_kl_estimator_choice_and_reward_mode(kind):
       assert float(metrics["kl_loss"]) == 0.0 and float(loss) == float(metrics["pg_loss"])
 
 
+@pytest.mark.parametrize("coef", [0.0, 0.5, 1.0, 2.0, -0.1])
+def test_entropy_bonus_at_any_weight(coef):
+  """The bonus is -coef * aggregated entropy at every weight (1.0 and negatives included), and
+  the entropy is reported even at weight 0."""
+  logp, old, adv, mask, _, ent = _batch(3)
+  cfg = LossConfig(entropy_coef=coef, aggregation="seq_mean_token_mean")
+  loss, metrics = losses.policy_loss("ppo_clip", logp, old, adv, mask, cfg, entropy_NxT=ent)
+  want = _np_policy_loss("ppo_clip", logp, old, adv, mask, cfg, ent=ent)
+  assert want["entropy"] > 0 and (coef == 0) == (want["entropy_loss"] == 0)
+  for k in ("loss", "entropy", "entropy_loss", "pg_loss"):
+    np.testing.assert_allclose(metrics[k], want[k], rtol=RTOL, atol=ATOL, err_msg=k)
+
+
 def test_every_metric_is_documented():
   logp, old, adv, mask, ref, ent = _batch()
   _, metrics = losses.policy_loss("ppo_clip", logp, old, adv, mask, LossConfig(), ref, ent)
