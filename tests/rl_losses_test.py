@@ -236,6 +236,27 @@ def test_gradient_is_zero_on_the_clipped_side_only():
                                [0.2, 0.2, 0.0 if c is None else 0.2], rtol=1e-6)
 
 
+def test_clip_fractions_count_only_tokens_whose_gradient_is_cut():
+  """Zero-advantage tokens are never counted as clipped, whatever their ratio; and a token
+  exactly at the clip boundary is not clipped: on-policy (ratio exactly 1) with eps 0 nothing
+  is, although 1 - eps_low = 1 + eps_high = 1."""
+  adv = np.array([[0.0, 0.0, 0.0, -1.0, 1.0, 1.0]], np.float32)
+  ratio = np.array([[0.5, 1.5, 4.5, 0.5, 1.5, 1.0]])
+  old = np.full((1, 6), -1.0, np.float32)
+  logp = (old + np.log(ratio)).astype(np.float32)
+  mask = np.ones((1, 6), np.float32)
+  cfg = LossConfig(eps_low=0.2, eps_high=0.2, dual_clip_c=3.0)
+  _, m = losses.policy_loss("ppo_clip", logp, old, adv, mask, cfg)
+  np.testing.assert_allclose([m["clip_frac_low"], m["clip_frac_high"], m["dual_clip_frac"]],
+                             [1 / 6, 1 / 6, 0.0], rtol=1e-6)
+  signs = np.array([[-1.0, 1.0, -1.0, 1.0]], np.float32)
+  on_policy = np.full((1, 4), -1.0, np.float32)
+  _, m = losses.policy_loss("ppo_clip", on_policy, on_policy, signs, np.ones((1, 4)),
+                            LossConfig(eps_low=0.0, eps_high=0.0))
+  assert float(m["ratio_min"]) == float(m["ratio_max"]) == 1.0
+  assert [float(m[k]) for k in ("clip_frac_low", "clip_frac_high", "clip_frac")] == [0, 0, 0]
+
+
 def test_gspo_gradient_is_sequence_level():
   """With seq_mean_token_mean and per-sequence A, grad = grad of -mean_i A_i s_i (unclipped)."""
   rng = np.random.default_rng(5)
