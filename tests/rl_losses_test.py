@@ -255,6 +255,15 @@ def test_clip_fractions_count_only_tokens_whose_gradient_is_cut():
                             LossConfig(eps_low=0.0, eps_high=0.0))
   assert float(m["ratio_min"]) == float(m["ratio_max"]) == 1.0
   assert [float(m[k]) for k in ("clip_frac_low", "clip_frac_high", "clip_frac")] == [0, 0, 0]
+  # The dual clip's boundary: c set to the largest ratio exactly (as the loss computes it).
+  c = float(losses.policy_loss("ppo_clip", logp, old, adv, mask, LossConfig())[1]["ratio_max"])
+  assert c > 1.0
+  dual = -np.ones_like(adv)
+  _, m = losses.policy_loss("ppo_clip", logp, old, dual, mask, LossConfig(dual_clip_c=c))
+  assert float(m["dual_clip_frac"]) == 0.0
+  _, m = losses.policy_loss("ppo_clip", logp, old, dual, mask,
+                            LossConfig(dual_clip_c=float(np.nextafter(np.float32(c), 0))))
+  np.testing.assert_allclose(m["dual_clip_frac"], 1 / 6, rtol=1e-6)
 
 
 def test_gspo_gradient_is_sequence_level():
