@@ -332,6 +332,16 @@ def test_empty_rows_do_not_dilute_sequence_means():
     np.testing.assert_allclose(a, b, rtol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, bool])
+def test_denominators_are_the_documented_float32_counts(dtype):
+  """Real tokens, rows with a real token, and every row: float32 scalars (what the trainer
+  sums over microbatches and divides by), from a float or a bool mask."""
+  mask = np.array([[1, 1, 0], [0, 0, 0], [1, 0, 0], [0, 0, 0]]).astype(dtype)
+  d = losses.denominators(mask)
+  assert [(x.shape, x.dtype) for x in d] == [((), jnp.float32)] * 3
+  assert [float(x) for x in d] == [3.0, 2.0, 4.0]
+
+
 def test_dr_grpo_divisor_is_constant_when_rows_are_filtered():
   """Dr. GRPO divides by norm_len * G rows whatever the mask: masking a row out removes its
   terms but leaves the others' weights unchanged (TRL's dr_grpo loss)."""
