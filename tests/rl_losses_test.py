@@ -459,6 +459,11 @@ def test_one_token_rows_and_a_single_sequence():
     loss, m = losses.policy_loss("ppo_clip", logp, logp, adv, one, LossConfig(aggregation=agg))
     np.testing.assert_allclose([loss, m["adv_mean"], m["ratio_mean"]], [-2.0, 2.0, 1.0],
                                rtol=1e-6, err_msg=agg)
+  # A batch of one row: Dr. GRPO divides by norm_len * 1 row (the max(rows, 1) guard is for
+  # empty batches only).
+  cfg = LossConfig(aggregation="seq_mean_token_sum_norm", norm_len=4)
+  loss, _ = losses.policy_loss("ppo_clip", logp[1:2], logp[1:2], adv[1:2], mask[1:2], cfg)
+  np.testing.assert_allclose(loss, -4.0 * 4 / (4 * 1), rtol=1e-6)
 
 
 def test_ratio_extremes_are_clamped_and_ignore_padding():
