@@ -426,6 +426,9 @@ def test_call_errors_are_clear():
     losses.policy_loss("ppo_clip", logp, old, adv, mask, LossConfig(kl_coef=0.1))
   with pytest.raises(ValueError, match=r"^LossConfig\.entropy_coef != 0 needs entropy_NxT$"):
     losses.policy_loss("ppo_clip", logp, old, adv, mask, LossConfig(entropy_coef=0.1))
+  with pytest.raises(ValueError, match=r"^aggregation mode='sum'; expected one of "
+                     r"\('token_mean', 'seq_mean_token_mean', 'seq_mean_token_sum_norm'\)$"):
+    losses.aggregate(logp, mask, "sum")  # Called directly, without a validated LossConfig.
 
 
 # ------------------------------------------- Defaults and edges (mutation-testing survivors).
