@@ -405,6 +405,8 @@ def test_fuzz_fractions_against_exact_reference(p, q, r, s):
     # The last '####' of several (a model may write the marker twice).
     ("first #### 3 then #### 7", "7"),
     ("so #### 1 000\nok", "1 000"),  # The whole line after the marker, spaces included.
+    ("#### 5\nline two\nline three", "5"),  # Its first line, however many follow.
+    ("####72", "72"),  # No space after the marker.
     # 'The answer is' reads to the end of its line only.
     ("so the answer is 5\nand more text here", "5"),
     ("so the answer is 5\nline two\nline three", "5"),
