@@ -424,6 +424,16 @@ def test_flexible_extraction_edge_cases(text, want):
   assert rm.extract_answer(text, "flexible") == want
 
 
+def test_no_gold_or_a_non_string_completion_is_never_correct():
+  """A problem without a gold answer grades False, even against a completion that writes
+  'None'; so does a completion that is not text (a truncated or failed sample)."""
+  for completion in ("\\boxed{None}", "<answer>None</answer>", "\\boxed{1}"):
+    assert rm.grade(completion, None) is False
+  for completion in (None, 5, b"\\boxed{5}", ["\\boxed{5}"]):
+    assert rm.grade(completion, "5") is False
+  assert rm.grade("\\boxed{5}", 5) is True  # A non-string gold is read as its text.
+
+
 def test_matching_brace_skips_escapes_and_honours_stop():
   """The brace matcher the box reader and the length reward share (found by mutation testing:
   every caller passes `stop`, and no box held an escaped brace)."""
