@@ -392,10 +392,28 @@ def test_input_errors_name_the_field():
     adv_lib.compute_advantages("grpo", inputs.replace(keep_N=jnp.ones((N + 1,))))
   with pytest.raises(ValueError, match="ppo"):
     adv_lib.compute_advantages("ppo", inputs)
-  for field, value in (("grpo_norm", "global"), ("epsilon", 0.0), ("gamma", 1.5),
-                       ("lam", -0.1), ("kl_coef", -1.0)):
-    with pytest.raises(ValueError, match=field):
-      dataclasses.replace(AdvantageConfig(), **{field: value})
+
+
+_GRPO_NORMS = "('group', 'batch', 'group_mean_batch_std')"
+
+
+@pytest.mark.parametrize("field,value,message", [
+    ("grpo_norm", "global",
+     f"AdvantageConfig.grpo_norm='global'; expected one of {_GRPO_NORMS}"),
+    ("epsilon", 0.0, "AdvantageConfig.epsilon=0.0 must be > 0"),
+    ("epsilon", -1e-6, "AdvantageConfig.epsilon=-1e-06 must be > 0"),
+    ("gamma", -0.1, "AdvantageConfig.gamma=-0.1 must be in [0, 1]"),
+    ("gamma", 1.5, "AdvantageConfig.gamma=1.5 must be in [0, 1]"),
+    ("lam", -0.1, "AdvantageConfig.lam=-0.1 must be in [0, 1]"),
+    ("lam", 1.5, "AdvantageConfig.lam=1.5 must be in [0, 1]"),
+    ("kl_coef", -1.0, "AdvantageConfig.kl_coef=-1.0 must be >= 0"),
+    ("kl_coef", -1e-9, "AdvantageConfig.kl_coef=-1e-09 must be >= 0"),
+])
+def test_config_errors_name_the_field(field, value, message):
+  """Each bound on both sides, and the whole message (`match=` alone finds a substring)."""
+  with pytest.raises(ValueError) as e:
+    dataclasses.replace(AdvantageConfig(), **{field: value})
+  assert str(e.value) == message
 
 
 # ------------------------------------------- Defaults and edges (mutation-testing survivors).
