@@ -230,6 +230,9 @@ def test_equivalence_table(category, answer, gold, expected):
     ("... so \\boxed{\\frac{1}{2}} and finally \\boxed{\\frac{3}{4}}", "\\frac{3}{4}"),
     ("\\boxed{\\{1, 2\\}}", "\\{1, 2\\}"),
     ("\\fbox{7}", "7"),
+    ("\\fbox{1}, no: \\fbox{2}", "2"),  # The last \fbox, not the first.
+    ("\\fbox{1}, \\fbox{2}", "1, 2"),  # Boxes before a last \fbox are listed too.
+    ("\\fbox{1} and \\boxed{2} or \\fbox{3}", "1, 2, 3"),
     ("\\boxed 5 is it", "5"),
     ("\\boxed{\\frac{a}{b^{2}}}", "\\frac{a}{b^{2}}"),
     ("<think>\\boxed{1}</think><answer>42</answer>", "42"),
