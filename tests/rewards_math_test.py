@@ -238,6 +238,7 @@ def test_equivalence_table(category, answer, gold, expected):
     ("<think>\\boxed{1}</think><answer>42</answer>", "42"),
     ("<answer>The value is \\boxed{9}</answer>", "9"),
     ("<answer> 57 </answer>", "57"),
+    ("<answer>1</answer> Wait, that is wrong. <answer>2</answer>", "2"),  # The last tag.
     ("<answer>The answer is 57.</answer>", "57"),
     ("<think>..</think><answer>12", "12"),
     ("Natalia sold 72 clips.\n#### 72", "72"),
