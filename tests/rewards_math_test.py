@@ -239,6 +239,7 @@ def test_equivalence_table(category, answer, gold, expected):
     ("<answer>The value is \\boxed{9}</answer>", "9"),
     ("<answer> 57 </answer>", "57"),
     ("<answer>1</answer> Wait, that is wrong. <answer>2</answer>", "2"),  # The last tag.
+    ("<answer>5</answer> then a stray </answer>", "5"),  # Up to the first closing tag.
     ("<answer>The answer is 57.</answer>", "57"),
     ("<think>..</think><answer>12", "12"),
     ("Natalia sold 72 clips.\n#### 72", "72"),
