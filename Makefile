@@ -35,9 +35,11 @@ test-all: install
 	$(TEST_ENV) $(PY) -m pytest -q $(XDIST) tests
 
 # Mutation testing of the RL maths, the trainer's step and the math grader (setup.cfg; not CI).
-# Results and reviewed survivors: tests/MUTANTS.md.
+# Results and reviewed survivors: tests/MUTANTS.md. MUTANTS limits the run to some mutants by
+# name or pattern, e.g. make mutants MUTANTS='r1jax.rl.kl.x_kl_estimate*'.
+MUTANTS ?=
 mutants: install
-	$(TEST_ENV) $(PY) -m mutmut run --max-children 2
+	$(TEST_ENV) $(PY) -m mutmut run --max-children 2 $(MUTANTS)
 	$(PY) -m mutmut results
 
 # Peer benchmarks (TRL, HF generate) in their own environment; never part of install or CI.
