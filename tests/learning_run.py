@@ -29,12 +29,22 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 STEPS = 4
 
 
+# Full rematerialization (the backward recomputes each block's forward): on a 2-core CPU the
+# warm start's SFT steps took 0.21 s instead of 0.29 s (fewer activations written to memory):
+# 81 instead of 107 CPU-s for the warm start. The model function is the same: the start, end
+# and flipped pass@1 of all three runs were identical to the last digit with and without it.
+REMAT = "full"
+
+
 def demo_config():
+  """arith_tiny.py, the demo's config, with REMAT."""
   spec = importlib.util.spec_from_file_location(
       "arith_tiny", REPO / "experiments" / "configs" / "arith_tiny.py")
   module = importlib.util.module_from_spec(spec)
   spec.loader.exec_module(module)
-  return module.get_config()
+  c = module.get_config()
+  c.model.overrides.remat_policy = REMAT
+  return c
 
 
 # The demo's SFT traces are 26-38 tokens long, so its max_len of 64 makes every batch ~half

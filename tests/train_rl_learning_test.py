@@ -5,9 +5,9 @@ The warm start (the demo's SFT on sloppy-teacher traces, which stops half its ch
 early) is trained once per module and saved as an orbax model that every run starts from, so
 each run costs only its RL steps. Each run is `tests/learning_run.py` in a process of its own
 on one CPU device (why: that file's docstring). Measured on the 2-core CPU (256 held-out problems,
-greedy pass@1 from 0.469) at the 4 steps run here: GRPO 0.633 (flipped 0.137), RLOO 0.625
-(flipped 0.148), PPO 0.605 (flipped 0.160); the asserted margins (+0.03 learning, -0.05
-flipped) leave 4.5x room. Per-step curves: tests/learning_run.py.
+greedy pass@1 from 0.465) at the 4 steps run here: GRPO 0.637 (flipped 0.121), RLOO 0.625
+(flipped 0.125), PPO 0.637 (flipped 0.148); the asserted margins (+0.03 learning, -0.05
+flipped) leave 5x room. Per-step curves: tests/learning_run.py.
 """
 import json
 import os
