@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+import xla_env
 
 from r1jax import results
 from r1jax.sweep import spec as sweep_spec
@@ -23,8 +24,11 @@ TESTED = {"clean_teacher", "distillation", "expert_iteration", "length_penalty",
 def _sweep_main(sweep, workdir, *run_indices):
   cmd = [sys.executable, str(REPO / "experiments" / "sweep_main.py"), f"--sweep={sweep}",
          f"--workdir={workdir}", *[f"--run_index={i}" for i in run_indices]]
+  # One CPU device, as a laptop run of these commands (as experiments_mains_test.py): the mesh
+  # paths are tested in-process and in distributed_test.py, and 8 virtual devices on 2 cores
+  # only slow these runs down (this file: 108 CPU-s with 8, 90 with 1).
   proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=1200,
-                        env=dict(os.environ, PYTHONUNBUFFERED="1"))
+                        env=dict(os.environ, PYTHONUNBUFFERED="1", **xla_env.env(1)))
   assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
 
 
