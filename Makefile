@@ -14,10 +14,13 @@ export TF_CPP_MIN_LOG_LEVEL ?= 2
 
 .PHONY: install test test-learning test-slow test-all mutants demo peers bench-peers clean
 
+# --no-compile: pip would byte-compile every installed module (TensorFlow's thousands among
+# them); Python compiles the few a run imports on first import instead. 43 s instead of 70 s
+# for this install on a 2-core CPU.
 $(VENV)/.installed: setup.py constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[test]'
+	$(PY) -m pip install -q --no-compile -c constraints.txt -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed
