@@ -107,3 +107,43 @@ def test_approximates_against_exact_rounding(p, q, extra_digits):
   digits = short.replace("-", "").replace(".", "").lstrip("0")
   if "." in short and len(digits) < numeric.APPROX_MIN_DIGITS:
     assert not numeric.approximates(latex.parse(short), exact), short
+
+
+_FRESH_PROCESS = r"""
+import signal, sys, time
+from r1jax.rewards import registry, numeric
+assert "sympy" not in sys.modules, "sympy imported at start-up"
+# An integer answer never needs the referee.
+out, failed = registry.call_reward("math_accuracy", r"\boxed{42}", {"answer": "42"}, {}, 1.0)
+assert (out.score, failed) == (1.0, False) and "sympy" not in sys.modules
+# The first inexact answer imports sympy inside the call's limit: the import is not charged.
+t = time.monotonic()
+out, failed = registry.call_reward("math_accuracy", r"\boxed{\frac{\sqrt{2}}{2}}",
+                                   {"answer": r"\cos(\pi/4)"}, {}, 0.2)
+took = time.monotonic() - t
+assert (out.score, failed) == (1.0, False) and "sympy" in sys.modules, (out, failed, took)
+print("TOOK", took)
+# The limit is resumed, not cancelled, after the import.
+numeric._SYMPY.clear()
+try:
+  with registry._time_limit(0.3):
+    numeric._sympy()
+    time.sleep(5)
+  raise SystemExit("the limit did not resume")
+except registry.GradingTimeout:
+  pass
+assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+print("OK")
+"""
+
+
+def test_sympy_is_imported_on_first_use_outside_the_time_limit():
+  """sympy (~1.5 s to import) is loaded only when an inexact answer needs the referee; that
+  first import, inside a grading call's SIGALRM limit, is not charged to the call (a 0.2 s
+  limit still passes), and the limit resumes afterwards. In a fresh process."""
+  import os, subprocess, sys  # pylint: disable=g-import-not-at-top,multiple-imports
+  repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+  out = subprocess.run([sys.executable, "-c", _FRESH_PROCESS], capture_output=True, text=True,
+                       timeout=120, env=dict(os.environ, PYTHONPATH=repo))
+  assert out.returncode == 0, out.stdout + out.stderr
+  assert out.stdout.strip().endswith("OK"), out.stdout

@@ -19,9 +19,9 @@ import cmath
 import itertools
 import math
 import random
+import signal
+import threading
 from fractions import Fraction
-
-import sympy
 
 MAX_BITS = 4096
 MAX_FACTORIAL = 300
@@ -40,11 +40,30 @@ _CMATH = {"sin": cmath.sin, "cos": cmath.cos, "tan": cmath.tan, "arcsin": cmath.
           "tanh": cmath.tanh, "log": cmath.log, "ln": cmath.log, "exp": cmath.exp,
           "cot": lambda z: 1 / cmath.tan(z), "sec": lambda z: 1 / cmath.cos(z),
           "csc": lambda z: 1 / cmath.sin(z)}
-_SYMPY_FUNCS = {"sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "cot": sympy.cot,
-                "sec": sympy.sec, "csc": sympy.csc, "arcsin": sympy.asin, "arccos": sympy.acos,
-                "arctan": sympy.atan, "sinh": sympy.sinh, "cosh": sympy.cosh,
-                "tanh": sympy.tanh, "log": sympy.log, "ln": sympy.log, "exp": sympy.exp,
-                "abs": sympy.Abs}
+# Names of sympy's functions (sympy itself is imported on first use: `_sympy`).
+_SYMPY_FUNCS = {"sin": "sin", "cos": "cos", "tan": "tan", "cot": "cot", "sec": "sec",
+                "csc": "csc", "arcsin": "asin", "arccos": "acos", "arctan": "atan",
+                "sinh": "sinh", "cosh": "cosh", "tanh": "tanh", "log": "log", "ln": "log",
+                "exp": "exp", "abs": "Abs"}
+_SYMPY = []  # The module, once imported.
+
+
+def _sympy():
+  """sympy, imported on first use. Its import is ~1.5 s of CPU at every process start, and the
+  grading of most runs (integer and rational answers) never reaches it. The first use may come
+  inside a grading call's SIGALRM limit (`registry.call_reward`): the timer is paused for the
+  import, so the one-time import is not charged to the completion being graded (a 1 s limit
+  would otherwise fail it). The reward pool imports sympy in its fork server instead."""
+  if not _SYMPY:
+    main = threading.current_thread() is threading.main_thread()
+    paused = signal.setitimer(signal.ITIMER_REAL, 0) if main else (0.0, 0.0)
+    try:
+      import sympy  # pylint: disable=g-import-not-at-top
+    finally:
+      if paused[0] > 0:
+        signal.setitimer(signal.ITIMER_REAL, *paused)
+    _SYMPY.append(sympy)
+  return _SYMPY[0]
 
 
 class EvalError(ArithmeticError):
@@ -272,6 +291,7 @@ def scalar_equal(x, y) -> bool:
 
 
 def _to_sympy(node):
+  sympy = _sympy()
   tag = node[0]
   if tag == "num":
     return sympy.Rational(node[1].numerator, node[1].denominator)
@@ -295,7 +315,7 @@ def _to_sympy(node):
   if tag == "pct":
     return args[0] / 100
   if tag == "func":
-    return _SYMPY_FUNCS[node[1]](args[0])
+    return getattr(sympy, _SYMPY_FUNCS[node[1]])(args[0])
   if tag == "sqrt":
     n = 2 if node[2] is None else args[1]
     return sympy.real_root(args[0], n) if n != 2 and n % 2 else sympy.root(args[0], n)
@@ -312,6 +332,7 @@ def _sympy_verdict(x, y) -> bool | None:
   """True/False when sympy can prove x == y or x != y, None when it cannot tell."""
   if _size(x) + _size(y) > SYMPY_MAX_NODES:
     return None
+  sympy = _sympy()
   try:
     d = _to_sympy(x) - _to_sympy(y)
     if d == 0:

@@ -27,9 +27,11 @@ import time
 from multiprocessing import connection
 from typing import Callable, Mapping, Sequence
 
-from r1jax.rewards import registry
+from r1jax.rewards import numeric, registry
 
-_PRELOAD = ["r1jax.rewards.registry"]  # Imported once in the fork server, not per worker.
+# Imported once in the fork server, not per worker. sympy too: the grader imports it on first
+# use, which in a worker would count against the parent's kill deadline.
+_PRELOAD = ["r1jax.rewards.registry", "sympy"]
 _IDLE = -1.0
 _MAX_START_FAILURES = 3
 
@@ -38,6 +40,7 @@ def _worker_main(conn, status, initializer) -> None:
   """Worker loop: receive (completions, examples, calls, timeout_s), send the results."""
   if initializer is not None:
     initializer()
+  numeric._sympy()  # pylint: disable=protected-access  # Before "ready" (a no-op if preloaded).
   conn.send("ready")
   while True:
     try:
