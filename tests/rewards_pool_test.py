@@ -164,3 +164,24 @@ def test_busy_worker_death_retries_once_then_counts_a_failure(monkeypatch):
   assert out.failures == {"die_on_die": 1}
   np.testing.assert_array_equal(out.total, np.asarray([1.0] * 6 + [0.0] + [1.0] * 6))
   assert again.total.sum() == 4 and again.failures == {"die_on_die": 0}
+
+
+def _sympy_loaded(completion, example):
+  del completion, example
+  import sys  # pylint: disable=g-import-not-at-top
+  return RewardOutput(float("sympy" in sys.modules))
+
+
+def _register_sympy_loaded():
+  registry.REWARDS["sympy_loaded"] = _sympy_loaded
+
+
+@pytest.mark.parametrize("start_method", ["forkserver", "spawn"])
+def test_workers_hold_sympy_before_their_first_call(monkeypatch, start_method):
+  """The grader imports sympy on first use (numeric._sympy); a worker must not do that inside
+  a call, where the import (over a second) would count against the parent's kill deadline."""
+  monkeypatch.setitem(registry.REWARDS, "sympy_loaded", _sympy_loaded)
+  with pool_lib.RewardPool(1, start_method=start_method,
+                           initializer=_register_sympy_loaded) as p:
+    out = registry.grade_batch(["x"], [{}], [RewardSpec("sympy_loaded")], pool=p)
+  assert out.failures == {"sympy_loaded": 0} and out.total.tolist() == [1.0]
