@@ -221,7 +221,7 @@ def _curve(run_dir: pathlib.Path, metric: str) -> dict[int, float]:
 def plot(workdir, sweep: Mapping, by_point: Mapping[str, list], out_png) -> pathlib.Path | None:
   """curves.png: a panel per curve metric, a line per point (mean over seeds, +-std band)."""
   from r1jax.eval import plots  # pylint: disable=g-import-not-at-top
-  plt = plots.plt
+  plt = plots.pyplot()
   workdir = pathlib.Path(workdir)
   names = {(r["point"], r["seed"]): r.get("dir", r["name"]) for r in sweep["runs"]}
   keys = list(sweep.get("curves", []))
@@ -257,7 +257,7 @@ def plot_points(sweep: Mapping, by_point: Mapping[str, list], out_png) -> pathli
   """points.png: the sweep's first metric per point, one dot per seed, the mean with its 95%
   bootstrap CI as an error bar (the figure of a comparison that has no per-step curves)."""
   from r1jax.eval import plots  # pylint: disable=g-import-not-at-top
-  plt = plots.plt
+  plt = plots.pyplot()
   metric, kind = sweep["metrics"][0]
   rows = [(p, [metric_value(r, metric, kind) for _, r in runs]) for p, runs in by_point.items()]
   rows = [(p, [v for v in x if not math.isnan(v)]) for p, x in rows]

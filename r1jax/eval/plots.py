@@ -6,15 +6,21 @@
 """
 from __future__ import annotations
 
+import functools
 import math
 import pathlib
 from typing import Any, Mapping, Sequence
 
-import matplotlib
 
-matplotlib.use("Agg")  # Before pyplot: no display on training hosts.
-import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top,wrong-import-position
-
+@functools.cache  # The backend is chosen once per process, as an import-time choice would be.
+def pyplot():
+  """matplotlib.pyplot on the headless Agg backend, imported on first use: importing it costs
+  ~0.9 CPU-s, and most processes that import this module (evaluations, sweep parents, SFT)
+  never plot."""
+  import matplotlib  # pylint: disable=g-import-not-at-top
+  matplotlib.use("Agg")  # Before pyplot: no display on training hosts.
+  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
+  return plt
 
 
 def _save(fig, out_png) -> pathlib.Path:
@@ -22,7 +28,7 @@ def _save(fig, out_png) -> pathlib.Path:
   out.parent.mkdir(parents=True, exist_ok=True)
   fig.tight_layout()
   fig.savefig(out, format="png", dpi=100)
-  plt.close(fig)
+  pyplot().close(fig)
   return out
 
 
@@ -39,12 +45,12 @@ def plot_curves(records: Sequence[Mapping[str, Any]], keys: Sequence[str], out_p
   for i, r in enumerate(records):
     if "step" not in r:
       raise ValueError(f"plot_curves: record {i} has no 'step'")
-  fig, axes = plt.subplots(len(keys), 1, figsize=(7, 2.6 * len(keys)), sharex=True, squeeze=False)
+  fig, axes = pyplot().subplots(len(keys), 1, figsize=(7, 2.6 * len(keys)), sharex=True, squeeze=False)
   for ax, key in zip(axes[:, 0], keys):
     points = [(r["step"], float(r[key])) for r in records if key in r]
     points = [(s, v) for s, v in points if not math.isnan(v)]
     if not points:
-      plt.close(fig)
+      pyplot().close(fig)
       raise ValueError(f"plot_curves: no finite values for key {key!r}")
     steps, values = zip(*sorted(points))
     ax.plot(steps, values, marker="." if len(steps) < 50 else None)
@@ -63,7 +69,7 @@ def plot_budget_curve(budgets: Sequence[float], accuracies: Sequence[float], out
     raise ValueError(f"plot_budget_curve: {len(budgets)} budgets vs {len(accuracies)} accuracies")
   order = sorted(range(len(budgets)), key=lambda i: budgets[i])
   xs = [budgets[i] for i in order]
-  fig, ax = plt.subplots(figsize=(6, 4))
+  fig, ax = pyplot().subplots(figsize=(6, 4))
   ax.plot(xs, [accuracies[i] for i in order], marker="o")
   ax.set_xscale("log", base=2)
   ax.set_xticks(xs, [f"{x:g}" for x in xs])  # the budgets themselves, not powers of two
@@ -79,10 +85,10 @@ def plot_scaling_curve(ks: Sequence[int], values: Mapping[str, Sequence[float]],
   """One line per series (e.g. "maj@k", "pass@k") against k, log2 x-axis."""
   if not values:
     raise ValueError("plot_scaling_curve: no series")
-  fig, ax = plt.subplots(figsize=(6, 4))
+  fig, ax = pyplot().subplots(figsize=(6, 4))
   for name, ys in values.items():
     if len(ys) != len(ks):
-      plt.close(fig)
+      pyplot().close(fig)
       raise ValueError(f"plot_scaling_curve: series {name!r} has {len(ys)} values "
                        f"for {len(ks)} ks")
     ax.plot(ks, ys, marker="o", label=name)

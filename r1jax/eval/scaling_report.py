@@ -84,7 +84,7 @@ def plot(c: Mapping[str, Mapping], task: str, out_png) -> pathlib.Path | None:
   one line per point (budget mode). Bands are the 95% CIs."""
   if not c:
     return None
-  plt = plots.plt
+  plt = plots.pyplot()
   fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
   first = next(iter(c.values()))
   ks = list(first["k"])

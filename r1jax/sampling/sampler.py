@@ -24,6 +24,7 @@ forced tokens (both had probability 1 under the rule that emitted them).
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -309,7 +310,13 @@ class Sampler:
 
   With a mesh: prompts, keys and every output are split over the rules' 'batch' axes, params
   follow `models.params.param_shardings`, and the cache is constrained to its logical axes. B must
-  be divisible by the size of the batch axes. `trace_count` counts traces (compilations).
+  be divisible by the size of the batch axes. `trace_count` counts the traces (compilations)
+  this sampler's calls caused.
+
+  Samplers of the same model, config, mesh, rules and processors share one jitted function
+  (`_jitted`): a run builds several (rollouts, each evaluation), and a process may run many
+  (a sweep's evaluations, a test session), and each new jit would trace and lower the whole
+  decode loop again, the costliest trace of a run on a CPU.
   """
 
   def __init__(self, model_config: ModelConfig, cfg: SamplerConfig, mesh: Mesh | None = None,
@@ -317,40 +324,62 @@ class Sampler:
                processors: tuple[procs.Processor, ...] | None = None):
     self.model_config, self.cfg, self.mesh, self.rules = model_config, cfg, mesh, rules
     self.trace_count = 0
-
-    def fn(params, prompt_tokens_BxP, prompt_mask_BxP, keys_B):
-      self.trace_count += 1
-      return _generate(params, prompt_tokens_BxP, prompt_mask_BxP, keys_B,
-                       model_config=model_config, cfg=cfg, processors=processors)
-
-    if mesh is None:
-      self._fn = jax.jit(fn)
-      self._batch_size = 1
-      return
-    batch_axes = nn.logical_to_mesh_axes(("batch",), rules)[0]
-    names = () if batch_axes is None else (
-        batch_axes if isinstance(batch_axes, tuple) else (batch_axes,))
-    self._batch_size = math.prod(mesh.shape[a] for a in names)
-    rows = NamedSharding(mesh, P(batch_axes))
-    self._rows = rows
-    self._fn = jax.jit(
-        fn, in_shardings=(params_lib.param_shardings(model_config, mesh, rules), rows, rows, rows),
-        out_shardings=SampleOutput(*([rows] * len(SampleOutput._fields))))
+    rules = tuple((n, tuple(a) if isinstance(a, list) else a) for n, a in rules)
+    try:
+      hash(processors)
+    except TypeError:  # Unhashable custom processors: a jit of this sampler's own.
+      self._jitted = _jitted.__wrapped__(model_config, cfg, mesh, rules, processors)
+    else:
+      self._jitted = _jitted(model_config, cfg, mesh, rules, processors)
 
   def __call__(self, params, prompt_tokens_BxP, prompt_mask_BxP, keys_B) -> SampleOutput:
     _check_inputs(prompt_tokens_BxP, prompt_mask_BxP, keys_B)
+    j = self._jitted
     B = np.shape(prompt_tokens_BxP)[0]
-    if B % self._batch_size:
+    if B % j.batch_size:
       raise ValueError(f"Sampler: {B} prompts cannot be split over the batch mesh axes "
-                       f"(size {self._batch_size})")
+                       f"(size {j.batch_size})")
+    traces = j.traces[0]
     if self.mesh is None:
-      return self._fn(params, prompt_tokens_BxP, prompt_mask_BxP, keys_B)
-    # Inputs made elsewhere (host arrays, keys built under another sharding) are laid out
-    # over the batch axes here, so callers need not match the jit's in_shardings.
-    prompt_tokens_BxP, prompt_mask_BxP, keys_B = jax.device_put(
-        (prompt_tokens_BxP, prompt_mask_BxP, keys_B), self._rows)
-    with sharding.activation_sharding(self.mesh, self.rules):
-      return self._fn(params, prompt_tokens_BxP, prompt_mask_BxP, keys_B)
+      out = j.fn(params, prompt_tokens_BxP, prompt_mask_BxP, keys_B)
+    else:
+      # Inputs made elsewhere (host arrays, keys built under another sharding) are laid out
+      # over the batch axes here, so callers need not match the jit's in_shardings.
+      prompt_tokens_BxP, prompt_mask_BxP, keys_B = jax.device_put(
+          (prompt_tokens_BxP, prompt_mask_BxP, keys_B), j.rows)
+      with sharding.activation_sharding(self.mesh, self.rules):
+        out = j.fn(params, prompt_tokens_BxP, prompt_mask_BxP, keys_B)
+    self.trace_count += j.traces[0] - traces  # Tracing happens inside the call, synchronously.
+    return out
+
+
+class _Jitted(NamedTuple):
+  fn: object  # jitted (params, prompt_tokens_BxP, prompt_mask_BxP, keys_B) -> SampleOutput
+  traces: list  # [number of traces so far]
+  batch_size: int  # Rows must divide by this (the size of the mesh's batch axes).
+  rows: NamedSharding | None  # Row sharding of inputs and outputs (None without a mesh).
+
+
+@functools.lru_cache(maxsize=32)
+def _jitted(model_config: ModelConfig, cfg: SamplerConfig, mesh: Mesh | None, rules,
+            processors) -> _Jitted:
+  traces = [0]
+
+  def fn(params, prompt_tokens_BxP, prompt_mask_BxP, keys_B):
+    traces[0] += 1
+    return _generate(params, prompt_tokens_BxP, prompt_mask_BxP, keys_B,
+                     model_config=model_config, cfg=cfg, processors=processors)
+
+  if mesh is None:
+    return _Jitted(jax.jit(fn), traces, 1, None)
+  batch_axes = nn.logical_to_mesh_axes(("batch",), rules)[0]
+  names = () if batch_axes is None else (
+      batch_axes if isinstance(batch_axes, tuple) else (batch_axes,))
+  rows = NamedSharding(mesh, P(batch_axes))
+  jitted = jax.jit(
+      fn, in_shardings=(params_lib.param_shardings(model_config, mesh, rules), rows, rows, rows),
+      out_shardings=SampleOutput(*([rows] * len(SampleOutput._fields))))
+  return _Jitted(jitted, traces, math.prod(mesh.shape[a] for a in names), rows)
 
 
 def make_sample_fn(model_config: ModelConfig, cfg: SamplerConfig, mesh: Mesh | None = None,
