@@ -3,7 +3,10 @@
   python tests/learning_run.py warm DIR            # the demo's SFT warm start -> DIR (orbax)
   python tests/learning_run.py ALGORITHM WARM DIR  # RL from WARM, then the same run with the
                                                    # advantage sign flipped; prints one JSON
-The test runs this on one CPU device: with the suite's 8 virtual devices on 2 cores, XLA's
+  python tests/learning_run.py all DIR ALGORITHM...  # the warm start, then each algorithm's
+                                                     # pair from it; one JSON line each
+The test runs `all` in one process: each process pays ~4 CPU-s of imports, and the runs share
+their compiled samplers, evaluators and model init. It runs on one CPU device: with the suite's 8 virtual devices on 2 cores, XLA's
 in-process all-reduces can starve each other of pool threads and deadlock (seen as "Expected 8
 threads to join the rendezvous" aborts), and one device is faster for a model this small.
 """
@@ -98,15 +101,24 @@ def run(warm_model: str, workdir: pathlib.Path, algorithm: str, flip: bool):
   return summary["start"]["eval/pass@1"], summary["end"]["eval/pass@1"]
 
 
+def pair(algorithm: str, warm_model: str, root: pathlib.Path) -> dict:
+  """The normal and the flipped run of `algorithm` from the warm model."""
+  start, end = run(warm_model, root / "normal", algorithm, False)
+  f_start, f_end = run(warm_model, root / "flipped", algorithm, True)
+  return {"algorithm": algorithm, "start": start, "end": end,
+          "flipped_start": f_start, "flipped_end": f_end}
+
+
 def main(argv):
   if argv[1] == "warm":
     warm(pathlib.Path(argv[2]).absolute())
-    return
-  algorithm, warm_model, root = argv[1], argv[2], pathlib.Path(argv[3])
-  start, end = run(warm_model, root / "normal", algorithm, False)
-  f_start, f_end = run(warm_model, root / "flipped", algorithm, True)
-  print(json.dumps({"algorithm": algorithm, "start": start, "end": end,
-                    "flipped_start": f_start, "flipped_end": f_end}))
+  elif argv[1] == "all":
+    root = pathlib.Path(argv[2]).absolute()
+    warm(root / "warm")
+    for algorithm in argv[3:]:
+      print(json.dumps(pair(algorithm, str(root / "warm"), root / algorithm)), flush=True)
+  else:
+    print(json.dumps(pair(argv[1], argv[2], pathlib.Path(argv[3]))))
 
 
 if __name__ == "__main__":
