@@ -4,8 +4,8 @@ sign is flipped (a test-only patch of the trainer's advantage step), one run per
 The warm start (the demo's SFT on sloppy-teacher traces, which stops half its chains one step
 early) is trained once per module and saved as an orbax model that every run starts from, so
 each run costs only its RL steps. The warm start and all runs are `tests/learning_run.py all`,
-one process on one CPU device (why: that file's docstring). Measured on the 2-core CPU (256 held-out problems,
-greedy pass@1 from 0.465) at the 4 steps run here: GRPO 0.637 (flipped 0.121), RLOO 0.625
+one process on one CPU device (why: that file's docstring). Measured on the 2-core CPU (256
+held-out problems, greedy pass@1 from 0.465) at the 4 steps run here: GRPO 0.637 (flipped 0.121), RLOO 0.625
 (flipped 0.125), PPO 0.637 (flipped 0.148); the asserted margins (+0.03 learning, -0.05
 flipped) leave 5x room. Per-step curves: tests/learning_run.py.
 """
