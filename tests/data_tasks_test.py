@@ -10,8 +10,18 @@ from r1jax.data import RLPromptPipeline, SFTPipeline, first_examples, get_source
 from r1jax.file_tokenizers import HFTokenizer
 from r1jax.tokenizers import CharTokenizer, char_tokenizer_for_math
 
-seqio = pytest.importorskip("seqio")
-from r1jax.data import tasks  # noqa: E402  (after the skip: needs seqio)
+# seqio and r1jax.data.tasks (TensorFlow: ~7 CPU-s to import) are imported by the autouse
+# fixture below, not at collection: every xdist worker collects every test module, and only
+# the one that runs this file needs them.
+seqio = tasks = None
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _import_seqio():
+  """Skips the module without seqio; otherwise binds the module globals `seqio` and `tasks`."""
+  global seqio, tasks
+  seqio = pytest.importorskip("seqio")
+  from r1jax.data import tasks  # pylint: disable=g-import-not-at-top
 
 
 @pytest.fixture(scope="module")

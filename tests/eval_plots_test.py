@@ -1,5 +1,7 @@
 """Each plot writer produces a real PNG (signature, header size, non-trivial bytes)."""
 import struct
+import subprocess
+import sys
 
 import pytest
 
@@ -59,3 +61,20 @@ def test_plot_scaling_curve(tmp_path):
   _assert_png(out)
   with pytest.raises(ValueError, match="series 'maj@k' has 2 values for 5 ks"):
     plots.plot_scaling_curve(ks, {"maj@k": [0.1, 0.2]}, tmp_path / "x.png")
+
+
+def test_matplotlib_is_imported_on_the_first_plot_only():
+  """Importing the trainer, compare or the scaling report loads no matplotlib (~0.9 CPU-s, paid
+  by every evaluation, sweep and SFT process otherwise); the first plot loads it, on Agg."""
+  code = """if True:
+    import sys, tempfile, pathlib
+    import r1jax.train.rl_trainer, r1jax.eval.compare, r1jax.eval.scaling_report
+    from r1jax.eval import plots
+    assert "matplotlib" not in sys.modules, "imported before any plot"
+    out = plots.plot_budget_curve([1, 2], [0.1, 0.2], pathlib.Path(tempfile.mkdtemp()) / "b.png")
+    import matplotlib
+    assert out.is_file() and matplotlib.get_backend().lower() == "agg"
+  """
+  proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                        timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]

@@ -5,7 +5,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy import stats
 
 from r1jax.sampling import processors as procs
 from r1jax.sampling.sampler import SamplerConfig
@@ -105,6 +104,9 @@ def _draw(key, logits_V, processor, num):
 
 
 def _chi2_pvalue(counts, probs):
+  # Imported here: every xdist worker imports every test module to collect it, and scipy.stats
+  # costs ~1 CPU-s.
+  from scipy import stats  # pylint: disable=g-import-not-at-top
   expected = probs * counts.sum()
   keep = expected >= 5  # Pool sparse cells so the chi-square approximation holds.
   obs = np.append(counts[keep], counts[~keep].sum())

@@ -7,7 +7,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy import stats
 
 from r1jax import sharding
 from r1jax.models import presets
@@ -179,6 +178,7 @@ def test_first_token_frequencies_match_softmax(model):
   keep = expected >= 5  # Pool sparse cells so the chi-square approximation holds.
   obs = np.append(counts[keep], counts[~keep].sum())
   exp = np.append(expected[keep], expected[~keep].sum())
+  from scipy import stats  # pylint: disable=g-import-not-at-top  (~1 CPU-s; one test uses it)
   assert stats.chisquare(obs, exp).pvalue > 1e-3
 
 
@@ -426,3 +426,33 @@ def test_config_errors_name_the_field(model):
                                                                        eos_id=-1))
   assert [smp.stop_reason_name(c) for c in (1, 2, 3, 4, 5)] == [
       "eos", "stop_token", "stop_sequence", "length", "budget"]
+
+
+def test_samplers_of_one_model_and_config_share_their_compiled_function(model):
+  """A second Sampler of the same model, config and mesh (a run's next evaluation, the next run
+  in a sweep) reuses the first one's trace: its first call traces nothing and returns the same
+  samples. Another config is another function."""
+  mc, params = model
+  cfg = dataclasses.replace(SAMPLED, max_new_tokens=5)  # A config no other test uses.
+  toks, mask = _prompts([3, 6], mc.vocab_size, seed=7)
+  first, again = smp.make_sample_fn(mc, cfg), smp.make_sample_fn(mc, cfg)
+  a = first(params, toks, mask, _keys([0, 1]))
+  b = again(params, toks, mask, _keys([0, 1]))
+  assert (first.trace_count, again.trace_count) == (1, 0)
+  np.testing.assert_array_equal(a.tokens_NxT, b.tokens_NxT)
+  other = smp.make_sample_fn(mc, dataclasses.replace(cfg, temperature=0.5))
+  other(params, toks, mask, _keys([0, 1]))
+  assert other.trace_count == 1
+  # Custom processors that cannot be hashed get a function of their own.
+  own = smp.Sampler(mc, cfg, processors=procs.build_processors(cfg) + (_Unhashable(),))
+  own(params, toks, mask, _keys([0, 1]))
+  assert own.trace_count == 1
+
+
+class _Unhashable:
+  """A processor that leaves the logits alone and cannot be a cache key."""
+  __hash__ = None
+
+  def __call__(self, logits, state):
+    del state
+    return logits
